@@ -1,0 +1,115 @@
+//! Statements: DDL and DML in ctlstore's exact text.
+//!
+//! The ledger always gets [`ctlstore_schema::Dialect::Sqlite`] text. DDL can also be rendered for a
+//! MySQL ctldb (ctlstore's own form: the same text with MySQL types, which works because the
+//! session runs with `ANSI_QUOTES`) and for PostgreSQL (table name quoted, no trailing `;`).
+
+use ctlstore_schema::limits::MAX_DML_BYTES;
+use ctlstore_schema::{Dialect, Field, Table, Value};
+
+use crate::literal::{push_literal, push_quoted_identifier};
+
+/// `CREATE TABLE family___table ("f1" VARCHAR(191), ..., PRIMARY KEY("f1"));`
+pub fn create_table(table: &Table, dialect: Dialect) -> String {
+    let mut s = String::from("CREATE TABLE ");
+    push_table_name(&mut s, &table.ldb_name(), dialect);
+    s.push_str(" (");
+    for field in &table.fields {
+        push_quoted_identifier(&mut s, field.name.as_str());
+        s.push(' ');
+        s.push_str(field.field_type.sql_type(dialect));
+        s.push_str(", ");
+    }
+    s.push_str("PRIMARY KEY(");
+    for (i, key) in table.key_fields.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_quoted_identifier(&mut s, key.as_str());
+    }
+    s.push(')');
+    s.push(')');
+    if dialect != Dialect::Postgres {
+        s.push(';');
+    }
+    s
+}
+
+/// `ALTER TABLE family___table ADD COLUMN "f" TYPE`
+pub fn add_column(ldb_name: &str, field: &Field, dialect: Dialect) -> String {
+    let mut s = String::from("ALTER TABLE ");
+    push_table_name(&mut s, ldb_name, dialect);
+    s.push_str(" ADD COLUMN ");
+    push_quoted_identifier(&mut s, field.name.as_str());
+    s.push(' ');
+    s.push_str(field.field_type.sql_type(dialect));
+    s
+}
+
+/// `DROP TABLE IF EXISTS family___table`
+pub fn drop_table(ldb_name: &str, dialect: Dialect) -> String {
+    let mut s = String::from("DROP TABLE IF EXISTS ");
+    push_table_name(&mut s, ldb_name, dialect);
+    s
+}
+
+/// `DELETE FROM family___table` (ctlstore's "clear rows").
+pub fn clear_table(ldb_name: &str, dialect: Dialect) -> String {
+    let mut s = String::from("DELETE FROM ");
+    push_table_name(&mut s, ldb_name, dialect);
+    s
+}
+
+/// `REPLACE INTO family___table ("c1","c2") VALUES(v1,v2)`: `row` holds every column of
+/// `table`, in column order.
+pub fn upsert_row(table: &Table, row: &[Value]) -> String {
+    debug_assert_eq!(row.len(), table.fields.len());
+    let mut s = String::from("REPLACE INTO ");
+    s.push_str(&table.ldb_name());
+    s.push_str(" (");
+    for (i, field) in table.fields.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_quoted_identifier(&mut s, field.name.as_str());
+    }
+    s.push_str(") VALUES(");
+    for (i, value) in row.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_literal(&mut s, value);
+    }
+    s.push(')');
+    s
+}
+
+/// `DELETE FROM family___table WHERE "k1" = v1 AND "k2" = v2`: `key` in primary-key order.
+pub fn delete_row(table: &Table, key: &[Value]) -> String {
+    debug_assert_eq!(key.len(), table.key_fields.len());
+    let mut s = String::from("DELETE FROM ");
+    s.push_str(&table.ldb_name());
+    s.push_str(" WHERE ");
+    for (i, (name, value)) in table.key_fields.iter().zip(key).enumerate() {
+        if i > 0 {
+            s.push_str(" AND ");
+        }
+        push_quoted_identifier(&mut s, name.as_str());
+        s.push_str(" = ");
+        push_literal(&mut s, value);
+    }
+    s
+}
+
+/// Whether a rendered statement exceeds ctlstore's 768 KiB DML limit.
+pub fn statement_too_large(statement: &str) -> bool {
+    statement.len() > MAX_DML_BYTES
+}
+
+fn push_table_name(s: &mut String, ldb_name: &str, dialect: Dialect) {
+    match dialect {
+        // ctlstore writes the table name bare; ctlstore's reflector and ours both accept it.
+        Dialect::Sqlite | Dialect::Mysql => s.push_str(ldb_name),
+        Dialect::Postgres => push_quoted_identifier(s, ldb_name),
+    }
+}

@@ -1,0 +1,27 @@
+//! The ctlstore data model, shared by every other crate: validated names (families, tables,
+//! fields, writers), the six field types with their SQL type in each dialect, table schemas,
+//! and typed values converted from JSON.
+//!
+//! Everything here is pure: no I/O, no database, no async runtime. The rules are ctlstore's
+//! (segmentio/ctlstore `pkg/schema`), so that names and types accepted here are accepted there
+//! and the other way round.
+//!
+//! Architecture invariant: this crate depends on nothing heavier than serde.
+
+mod dialect;
+mod error;
+mod field_type;
+pub mod limits;
+mod names;
+mod table;
+mod value;
+
+pub use dialect::Dialect;
+pub use error::SchemaError;
+pub use field_type::{FieldType, POSTGRES_BYTESTRING_DOMAIN, TYPE_MAP, TypeInfo};
+pub use names::{
+    FamilyName, FieldName, LDB_TABLE_DELIMITER, NameError, NameKind, NameProblem, TableName,
+    WriterName, WriterSecret, ldb_table_name, parse_ldb_table_name,
+};
+pub use table::{Field, Table, parse_fields};
+pub use value::{Value, ValueError};
