@@ -1,0 +1,118 @@
+//! The three backends behind one enum, and the `on_pool!` macro that runs one body of sqlx code
+//! against whichever pool is live. The body is compiled once per backend, so every query is
+//! type-checked against each driver; dialect differences are decided by `Ctldb::dialect()`.
+
+use std::time::Duration;
+
+use sqlx::Executor;
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::{CtldbError, CtldbUrl, Dialect};
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct CtldbOptions {
+    /// Most connections in the pool.
+    pub max_connections: u32,
+    /// How long to wait for a connection (and, on SQLite, for the write lock).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for CtldbOptions {
+    fn default() -> Self {
+        CtldbOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Mysql(MySqlPool),
+    Postgres(PgPool),
+}
+
+impl Pool {
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Mysql(_) => Dialect::Mysql,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+}
+
+/// Runs `$body` with `$p` bound to the live pool, whatever its backend.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            $crate::backend::Pool::Sqlite($p) => $body,
+            $crate::backend::Pool::Mysql($p) => $body,
+            $crate::backend::Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// The MySQL session every connection runs with. `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES` are
+/// what ctlstore sets (its ledger text and DDL depend on them); strict mode makes the server
+/// refuse what it would otherwise silently truncate; UTC makes `CURRENT_TIMESTAMP` (the
+/// ledger's `leader_ts`) the UTC that ctlstore's reflector assumes.
+const MYSQL_SESSION: &str = "SET SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'";
+
+pub(crate) async fn connect(url: &CtldbUrl, options: &CtldbOptions) -> Result<Pool, CtldbError> {
+    let pool = match url {
+        CtldbUrl::Sqlite(path) => {
+            let connect = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: a commit acknowledged to a writer is on disk, so it survives an OS crash
+                // too (one fsync per commit in WAL mode). Nothing acknowledged is ever lost.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(options.acquire_timeout);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            Pool::Sqlite(pool)
+        }
+        CtldbUrl::Mysql(connect) => {
+            let connect = connect.clone().charset("utf8mb4");
+            let pool = MySqlPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(MYSQL_SESSION).await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(connect)
+                .await?;
+            Pool::Mysql(pool)
+        }
+        CtldbUrl::Postgres(connect) => {
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("SET TIME ZONE 'UTC'").await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(connect.clone())
+                .await?;
+            Pool::Postgres(pool)
+        }
+    };
+    Ok(pool)
+}

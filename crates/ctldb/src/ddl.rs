@@ -1,0 +1,190 @@
+//! Families and schema changes. Every schema change is a ledger entry: it is appended under the
+//! ledger lock in the same transaction that changes the ctldb, so reflectors see it in order with
+//! the rows.
+//!
+//! MySQL commits implicitly on DDL, so there (as ctlstore does, PR #63) the ledger row is
+//! inserted first in a transaction that holds the ledger lock, the DDL runs on another
+//! connection, and the transaction commits only if the DDL succeeded. SQLite and PostgreSQL have
+//! transactional DDL and do it all in one transaction.
+
+use ctlstore_ledger as render;
+use ctlstore_schema::{FamilyName, Field, Table, TableName, ldb_table_name};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::error::{is_already_exists, is_unique_violation};
+use crate::{Ctldb, CtldbError, Dialect, on_pool};
+
+/// Takes the ledger lock: every ledger writer updates this one row first, so appends are
+/// serialized and commit order equals sequence order (ctlstore's `locks` table).
+pub(crate) const LOCK_LEDGER: &str = "UPDATE locks SET clock = clock + 1 WHERE id = 'ledger'";
+pub(crate) const INSERT_LEDGER: &str = "INSERT INTO ctlstore_dml_ledger (statement) VALUES (?)";
+pub(crate) const LAST_SEQ: &str = "SELECT MAX(seq) FROM ctlstore_dml_ledger";
+
+/// Begins a transaction that holds the ledger lock. On SQLite `BEGIN IMMEDIATE` takes the
+/// database write lock up front, so two writers never deadlock upgrading a read lock.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! begin_ledger_tx {
+    ($p:expr, $dialect:expr) => {{
+        let mut tx = if $dialect == $crate::Dialect::Sqlite {
+            $p.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            $p.begin().await?
+        };
+        sqlx::query($crate::ddl::LOCK_LEDGER)
+            .execute(&mut *tx)
+            .await?;
+        tx
+    }};
+}
+
+impl Ctldb {
+    /// Creates a family. Families gate table creation; they are not replicated.
+    pub async fn create_family(&self, family: &FamilyName) -> Result<(), CtldbError> {
+        let sql = self.sql("INSERT INTO families (name) VALUES (?)");
+        let result = on_pool!(self.pool(), p => {
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(family.as_str()).execute(p).await.map(|_| ())
+        });
+        match result {
+            Err(e) if is_unique_violation(&e) => Err(CtldbError::FamilyExists),
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn family_exists(&self, family: &FamilyName) -> Result<bool, CtldbError> {
+        let sql = self.sql("SELECT COUNT(*) FROM families WHERE name = ?");
+        let count: i64 = on_pool!(self.pool(), p => {
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(family.as_str()).fetch_one(p).await?.try_get(0)?
+        });
+        Ok(count > 0)
+    }
+
+    /// All family names, ordered.
+    pub async fn families(&self) -> Result<Vec<String>, CtldbError> {
+        Ok(on_pool!(self.pool(), p => {
+            sqlx::query("SELECT name FROM families ORDER BY name")
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+
+    /// Creates a table; appends its SQLite DDL to the ledger. Returns the ledger seq.
+    pub async fn create_table(&self, table: &Table) -> Result<i64, CtldbError> {
+        if !self.family_exists(&table.family).await? {
+            return Err(CtldbError::FamilyNotFound(table.family.to_string()));
+        }
+        let name = table.ldb_name();
+        self.forget_table(&name);
+        if self.reload_table(&table.family, &table.name).await.is_ok() {
+            return Err(CtldbError::TableExists);
+        }
+        let ledger = render::create_table(table, Dialect::Sqlite);
+        let ddl = render::create_table(table, self.dialect());
+        let seq = self.append_ddl(&ledger, &ddl).await.map_err(|e| match e {
+            CtldbError::Database(db) if is_already_exists(&db) => CtldbError::TableExists,
+            e => e,
+        });
+        self.forget_table(&name);
+        seq
+    }
+
+    /// Adds columns to a table, one ledger entry per column (as ctlstore). Fails before changing
+    /// anything if a column already exists.
+    pub async fn add_fields(
+        &self,
+        family: &FamilyName,
+        table: &TableName,
+        fields: &[Field],
+    ) -> Result<i64, CtldbError> {
+        if !self.family_exists(family).await? {
+            return Err(CtldbError::FamilyNotFound(family.to_string()));
+        }
+        let current = self.reload_table(family, table).await?;
+        for (i, f) in fields.iter().enumerate() {
+            if current.field(f.name.as_str()).is_some()
+                || fields[..i].iter().any(|g| g.name == f.name)
+            {
+                return Err(CtldbError::ColumnExists(f.name.to_string()));
+            }
+        }
+        let name = current.ldb_name();
+        let mut last = 0;
+        for field in fields {
+            let ledger = render::add_column(&name, field, Dialect::Sqlite);
+            let ddl = render::add_column(&name, field, self.dialect());
+            let result = self.append_ddl(&ledger, &ddl).await;
+            self.forget_table(&name);
+            last = result.map_err(|e| match e {
+                CtldbError::Database(db) if is_already_exists(&db) => {
+                    CtldbError::ColumnExists(field.name.to_string())
+                }
+                e => e,
+            })?;
+        }
+        Ok(last)
+    }
+
+    /// Drops a table (`DROP TABLE IF EXISTS` in the ledger).
+    pub async fn drop_table(
+        &self,
+        family: &FamilyName,
+        table: &TableName,
+    ) -> Result<i64, CtldbError> {
+        let current = self.reload_table(family, table).await?;
+        let name = current.ldb_name();
+        let result = self
+            .append_ddl(
+                &render::drop_table(&name, Dialect::Sqlite),
+                &render::drop_table(&name, self.dialect()),
+            )
+            .await;
+        self.forget_table(&name);
+        result
+    }
+
+    /// Deletes every row of a table (`DELETE FROM family___table` in the ledger).
+    pub async fn clear_table(
+        &self,
+        family: &FamilyName,
+        table: &TableName,
+    ) -> Result<i64, CtldbError> {
+        let current = self.table(family, table).await?;
+        let name = ldb_table_name(family, table);
+        let ledger = render::clear_table(&name, Dialect::Sqlite);
+        let dml = render::clear_table(&current.ldb_name(), self.dialect());
+        let insert = self.sql(INSERT_LEDGER);
+        let dialect = self.dialect();
+        Ok(on_pool!(self.pool(), p => {
+            let mut tx = begin_ledger_tx!(p, dialect);
+            sqlx::query(AssertSqlSafe(dml)).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(insert.as_str())).bind(ledger).execute(&mut *tx).await?;
+            let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await?.try_get(0)?;
+            // Durable once this commit returns: the rows are gone and the ledger says so.
+            tx.commit().await?;
+            seq.unwrap_or(0)
+        }))
+    }
+
+    /// Appends `ledger` and runs `ddl` on the ctldb, atomically where the database allows it.
+    async fn append_ddl(&self, ledger: &str, ddl: &str) -> Result<i64, CtldbError> {
+        let insert = self.sql(INSERT_LEDGER);
+        let dialect = self.dialect();
+        Ok(on_pool!(self.pool(), p => {
+            let mut tx = begin_ledger_tx!(p, dialect);
+            sqlx::query(AssertSqlSafe(insert.as_str())).bind(ledger).execute(&mut *tx).await?;
+            if dialect == Dialect::Mysql {
+                // DDL would commit our transaction: run it elsewhere while we hold the lock,
+                // and commit the ledger row only if it worked.
+                sqlx::query(AssertSqlSafe(ddl)).execute(p).await?;
+            } else {
+                sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+            }
+            let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await?.try_get(0)?;
+            tx.commit().await?;
+            seq.unwrap_or(0)
+        }))
+    }
+}

@@ -1,0 +1,117 @@
+//! The ctldb: ctlstore's central database, the system of record for families, tables, rows,
+//! writers and the ledger. One interface, three backends: embedded SQLite (the default, a file),
+//! MySQL/MariaDB and PostgreSQL.
+//!
+//! The central guarantee lives in [`Ctldb::apply_mutations`]: a batch of row mutations is applied
+//! to the ctldb's own copy of the tables, appended to `ctlstore_dml_ledger` as SQLite-dialect text
+//! between `--- BEGIN` / `--- COMMIT` markers, and the writer's cookie is compared-and-set, all in
+//! ONE database transaction that is rolled back whole on any failure. Every ledger append first
+//! takes the ledger lock (`UPDATE locks SET clock = clock + 1 WHERE id = 'ledger'`, as ctlstore
+//! does), so appends are serialized and commit order equals sequence order: a reader tailing
+//! `seq > last` never sees a higher seq before a lower one commits.
+//!
+//! The schema of the ctldb is ctlstore's, so this crate opens a MySQL database that ctlstore
+//! initialised and keeps using it; our additions come as versioned migrations.
+//!
+//! Architecture invariant: the only crate that talks to the central database.
+
+mod backend;
+mod catalog;
+mod ddl;
+mod dsn;
+mod error;
+mod ledger;
+mod migrate;
+mod mutate;
+mod rows;
+mod writers;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+pub use backend::CtldbOptions;
+pub use ctlstore_schema::Dialect;
+pub use dsn::{CtldbUrl, parse_ctldb_url};
+pub use error::CtldbError;
+pub use mutate::{AppliedBatch, Mutation, MutationRequest};
+pub use writers::{SecretHashScheme, initial_cookie};
+
+use backend::Pool;
+use ctlstore_schema::Table;
+
+/// A handle on the ctldb. Cheap to clone; all clones share one connection pool and one schema
+/// cache.
+#[derive(Clone)]
+pub struct Ctldb {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    /// Table schemas by `family___table`. Filled on first use, dropped on our own DDL, and
+    /// refreshed when a request names a field the cached schema lacks (another executive may
+    /// have added it).
+    schemas: RwLock<HashMap<String, Arc<Table>>>,
+    /// Writers whose secret was verified, with the SHA-256 of that secret: argon2 verification
+    /// costs milliseconds, and a writer sends its secret with every request.
+    verified_writers: RwLock<HashMap<String, [u8; 32]>>,
+}
+
+impl Ctldb {
+    /// Opens the ctldb at `url` (see [`parse_ctldb_url`] for the accepted forms) and brings its
+    /// schema up to date.
+    pub async fn connect(url: &str, options: CtldbOptions) -> Result<Ctldb, CtldbError> {
+        let parsed = parse_ctldb_url(url)?;
+        let pool = backend::connect(&parsed, &options).await?;
+        let db = Ctldb {
+            inner: Arc::new(Inner {
+                pool,
+                schemas: RwLock::new(HashMap::new()),
+                verified_writers: RwLock::new(HashMap::new()),
+            }),
+        };
+        migrate::run(&db).await?;
+        Ok(db)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.inner.pool.dialect()
+    }
+
+    /// Checks that the database answers (for health endpoints).
+    pub async fn ping(&self) -> Result<(), CtldbError> {
+        on_pool!(&self.inner.pool, p => {
+            sqlx::query("SELECT 1").execute(p).await?;
+        });
+        Ok(())
+    }
+
+    /// Closes every connection; pending work finishes first.
+    pub async fn close(&self) {
+        on_pool!(&self.inner.pool, p => p.close().await)
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// Rewrites `?` placeholders for PostgreSQL (`$1`, `$2`, ...). Our own queries never contain
+    /// `?` inside a literal.
+    pub(crate) fn sql(&self, query: &str) -> String {
+        if self.dialect() != Dialect::Postgres {
+            return query.to_string();
+        }
+        let mut out = String::with_capacity(query.len() + 8);
+        let mut n = 0;
+        for c in query.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}

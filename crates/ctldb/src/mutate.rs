@@ -1,0 +1,275 @@
+//! Applying a batch of row mutations: the write path that makes ctlstore's guarantees.
+//!
+//! Order of work, all inside ONE transaction (rolled back whole on any error):
+//! 1. take the ledger lock (serializes appends: commit order = seq order);
+//! 2. compare-and-set the writer's cookie (exactly-once for loaders that retry);
+//! 3. `--- BEGIN` if the batch has more than one mutation;
+//! 4. per mutation: apply it to the ctldb's copy of the table, append its SQLite text;
+//! 5. `--- COMMIT`; commit.
+//!
+//! Everything that can be checked without the database (names, schemas, types, sizes, the
+//! rendered statement's length) is checked before the transaction starts, so a bad request
+//! never takes the ledger lock.
+
+use std::sync::Arc;
+
+use ctlstore_ledger::{self as render, BEGIN_MARKER, COMMIT_MARKER};
+use ctlstore_schema::limits::{MAX_COOKIE_BYTES, MAX_DML_BYTES, MAX_MUTATIONS_PER_REQUEST};
+use ctlstore_schema::{
+    Dialect, FamilyName, FieldType, SchemaError, Table, TableName, Value, WriterName,
+};
+use serde_json::{Map, Value as Json};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::ddl::{INSERT_LEDGER, LAST_SEQ};
+use crate::{Ctldb, CtldbError, begin_ledger_tx, on_pool};
+
+/// One mutation as the API carries it.
+#[derive(Debug, Clone)]
+pub struct Mutation {
+    pub table: String,
+    pub delete: bool,
+    pub values: Map<String, Json>,
+}
+
+/// A batch for one family from one writer.
+#[derive(Debug, Clone)]
+pub struct MutationRequest {
+    pub family: FamilyName,
+    pub writer: WriterName,
+    /// The new cookie; `None` leaves the cookie as it is.
+    pub cookie: Option<Vec<u8>>,
+    /// When set, the batch applies only if the writer's current cookie equals this.
+    pub check_cookie: Option<Vec<u8>>,
+    pub mutations: Vec<Mutation>,
+}
+
+/// What a committed batch became.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedBatch {
+    /// Seq of the last ledger entry of the batch.
+    pub last_seq: i64,
+    /// Ledger entries written, markers included.
+    pub entries: usize,
+}
+
+/// A mutation checked against its table, with its ledger text rendered.
+struct Prepared {
+    table: Arc<Table>,
+    delete: bool,
+    /// Full row (upsert) or key (delete), in the order the statements expect.
+    values: Vec<Value>,
+    ledger: String,
+}
+
+impl Ctldb {
+    /// Applies a batch atomically; see the module docs. The writer must have been authenticated.
+    pub async fn apply_mutations(
+        &self,
+        request: &MutationRequest,
+    ) -> Result<AppliedBatch, CtldbError> {
+        if request.mutations.is_empty() {
+            return Err(CtldbError::NoMutations);
+        }
+        if request.mutations.len() > MAX_MUTATIONS_PER_REQUEST {
+            return Err(CtldbError::TooManyMutations {
+                max: MAX_MUTATIONS_PER_REQUEST,
+            });
+        }
+        let too_long = |c: &Option<Vec<u8>>| c.as_ref().is_some_and(|c| c.len() > MAX_COOKIE_BYTES);
+        if too_long(&request.cookie) || too_long(&request.check_cookie) {
+            return Err(CtldbError::CookieTooLong);
+        }
+        let mut prepared = Vec::with_capacity(request.mutations.len());
+        for m in &request.mutations {
+            prepared.push(self.prepare(&request.family, m).await?);
+        }
+        self.commit_batch(request, &prepared).await
+    }
+
+    async fn prepare(&self, family: &FamilyName, m: &Mutation) -> Result<Prepared, CtldbError> {
+        let table_name = TableName::new(&m.table)?;
+        let mut table = self.table(family, &table_name).await?;
+        let mut values = convert(&table, m);
+        // The cached schema may predate a column another executive added: re-read it once.
+        if matches!(
+            values,
+            Err(SchemaError::UnknownField { .. } | SchemaError::MissingField { .. })
+        ) {
+            table = self.reload_table(family, &table_name).await?;
+            values = convert(&table, m);
+        }
+        let values = values?;
+        if self.dialect() == Dialect::Postgres {
+            refuse_nul_text(&table, &values, m.delete)?;
+        }
+        let ledger = if m.delete {
+            render::delete_row(&table, &values)
+        } else {
+            render::upsert_row(&table, &values)
+        };
+        if render::statement_too_large(&ledger) {
+            return Err(CtldbError::DmlTooLarge {
+                table: table.ldb_name(),
+                len: ledger.len(),
+                limit: MAX_DML_BYTES,
+            });
+        }
+        Ok(Prepared {
+            table,
+            delete: m.delete,
+            values,
+            ledger,
+        })
+    }
+
+    async fn commit_batch(
+        &self,
+        request: &MutationRequest,
+        prepared: &[Prepared],
+    ) -> Result<AppliedBatch, CtldbError> {
+        let dialect = self.dialect();
+        let insert_ledger = self.sql(INSERT_LEDGER);
+        let cookie_sql = self.sql(match request.check_cookie {
+            Some(_) => "UPDATE mutators SET cookie = COALESCE(?, cookie), clock = clock + 1 WHERE writer = ? AND cookie = ?",
+            None => "UPDATE mutators SET cookie = COALESCE(?, cookie), clock = clock + 1 WHERE writer = ?",
+        });
+        let writer_exists = self.sql("SELECT COUNT(*) FROM mutators WHERE writer = ?");
+        let statements: Vec<String> = prepared.iter().map(|p| self.ctldb_statement(p)).collect();
+        let batched = prepared.len() > 1;
+        let entries = prepared.len() + if batched { 2 } else { 0 };
+
+        let last_seq = on_pool!(self.pool(), p => {
+            let mut tx = begin_ledger_tx!(p, dialect);
+            let mut cas = sqlx::query(AssertSqlSafe(cookie_sql.as_str()))
+                .bind(request.cookie.as_deref())
+                .bind(request.writer.as_str());
+            if let Some(check) = &request.check_cookie {
+                cas = cas.bind(check.as_slice());
+            }
+            if cas.execute(&mut *tx).await?.rows_affected() == 0 {
+                let count: i64 = sqlx::query(AssertSqlSafe(writer_exists.as_str()))
+                    .bind(request.writer.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+                return Err(if count == 0 { CtldbError::WriterNotFound } else { CtldbError::CookieConflict });
+            }
+            if batched {
+                sqlx::query(AssertSqlSafe(insert_ledger.as_str())).bind(BEGIN_MARKER).execute(&mut *tx).await?;
+            }
+            for (item, statement) in prepared.iter().zip(&statements) {
+                let mut q = sqlx::query(AssertSqlSafe(statement.as_str()));
+                let fields: Vec<FieldType> = if item.delete {
+                    item.table.key_columns().map(|f| f.field_type).collect()
+                } else {
+                    item.table.fields.iter().map(|f| f.field_type).collect()
+                };
+                for (value, field_type) in item.values.iter().zip(fields) {
+                    q = match (value, field_type) {
+                        (Value::Null, FieldType::Integer) => q.bind(None::<i64>),
+                        (Value::Null, FieldType::Decimal) => q.bind(None::<f64>),
+                        (Value::Null, FieldType::Binary | FieldType::Bytestring) => q.bind(None::<Vec<u8>>),
+                        (Value::Null, _) => q.bind(None::<String>),
+                        (Value::Integer(i), _) => q.bind(*i),
+                        (Value::Real(f), _) => q.bind(*f),
+                        (Value::Text(s), _) => q.bind(s.as_str()),
+                        (Value::Bytes(b), _) => q.bind(b.as_slice()),
+                    };
+                }
+                q.execute(&mut *tx).await?;
+                sqlx::query(AssertSqlSafe(insert_ledger.as_str())).bind(item.ledger.as_str()).execute(&mut *tx).await?;
+            }
+            if batched {
+                sqlx::query(AssertSqlSafe(insert_ledger.as_str())).bind(COMMIT_MARKER).execute(&mut *tx).await?;
+            }
+            let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await?.try_get(0)?;
+            // Durable once this commit returns: rows, ledger entries and cookie together.
+            tx.commit().await?;
+            seq.unwrap_or(0)
+        });
+        Ok(AppliedBatch { last_seq, entries })
+    }
+
+    /// The statement that applies a prepared mutation to the ctldb's own copy, with bound
+    /// parameters (the ledger carries literals for the hosts; the system of record never
+    /// depends on our escaping).
+    fn ctldb_statement(&self, p: &Prepared) -> String {
+        let t = &p.table;
+        let quoted = |s: &str| {
+            let mut out = String::new();
+            render::push_quoted_identifier(&mut out, s);
+            out
+        };
+        let table = quoted(&t.ldb_name());
+        if p.delete {
+            let terms: Vec<String> = t
+                .key_fields
+                .iter()
+                .map(|k| format!("{} = ?", quoted(k.as_str())))
+                .collect();
+            return self.sql(&format!(
+                "DELETE FROM {table} WHERE {}",
+                terms.join(" AND ")
+            ));
+        }
+        let columns: Vec<String> = t.fields.iter().map(|f| quoted(f.name.as_str())).collect();
+        let params = vec!["?"; columns.len()].join(", ");
+        let sql = match self.dialect() {
+            Dialect::Sqlite | Dialect::Mysql => {
+                format!(
+                    "REPLACE INTO {table} ({}) VALUES ({params})",
+                    columns.join(", ")
+                )
+            }
+            Dialect::Postgres => {
+                let keys: Vec<String> = t.key_fields.iter().map(|k| quoted(k.as_str())).collect();
+                let updates: Vec<String> = t
+                    .fields
+                    .iter()
+                    .filter(|f| !t.is_key(&f.name))
+                    .map(|f| format!("{0} = EXCLUDED.{0}", quoted(f.name.as_str())))
+                    .collect();
+                let action = if updates.is_empty() {
+                    "NOTHING".to_string()
+                } else {
+                    format!("UPDATE SET {}", updates.join(", "))
+                };
+                format!(
+                    "INSERT INTO {table} ({}) VALUES ({params}) ON CONFLICT ({}) DO {action}",
+                    columns.join(", "),
+                    keys.join(", ")
+                )
+            }
+        };
+        self.sql(&sql)
+    }
+}
+
+fn convert(table: &Table, m: &Mutation) -> Result<Vec<Value>, SchemaError> {
+    if m.delete {
+        table.delete_key(&m.values)
+    } else {
+        table.upsert_row(&m.values)
+    }
+}
+
+/// PostgreSQL `text` cannot contain NUL; refuse rather than fail inside the transaction.
+fn refuse_nul_text(table: &Table, values: &[Value], delete: bool) -> Result<(), CtldbError> {
+    let names: Vec<&str> = if delete {
+        table.key_fields.iter().map(|k| k.as_str()).collect()
+    } else {
+        table.fields.iter().map(|f| f.name.as_str()).collect()
+    };
+    for (name, value) in names.into_iter().zip(values) {
+        if let Value::Text(s) = value
+            && s.contains('\0')
+        {
+            return Err(CtldbError::Unsupported {
+                field: name.to_string(),
+                reason: "a PostgreSQL ctldb cannot store NUL characters in text".into(),
+            });
+        }
+    }
+    Ok(())
+}

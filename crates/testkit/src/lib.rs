@@ -1,0 +1,247 @@
+//! Test support shared by the crates' integration tests: a fresh, empty ctldb on each backend,
+//! and [`backend_tests!`], which runs one async test body against SQLite, MariaDB/MySQL and
+//! PostgreSQL.
+//!
+//! The MySQL and PostgreSQL suites run when `CTLSTORE_TEST_MYSQL_URL` /
+//! `CTLSTORE_TEST_POSTGRES_URL` name a server (`mysql://root@127.0.0.1:3306`,
+//! `postgres://postgres@127.0.0.1:5432`); otherwise they are reported as ignored, with the
+//! variable to set. Each test gets its own database, created here and dropped by
+//! [`TestDb::cleanup`].
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::{AssertSqlSafe, Connection};
+
+/// A ctldb backend under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Mysql,
+    Postgres,
+}
+
+impl Backend {
+    /// The server URL from the environment (none for SQLite).
+    pub fn server_url(self) -> Option<String> {
+        let var = match self {
+            Backend::Sqlite => return None,
+            Backend::Mysql => "CTLSTORE_TEST_MYSQL_URL",
+            Backend::Postgres => "CTLSTORE_TEST_POSTGRES_URL",
+        };
+        std::env::var(var).ok().filter(|v| !v.is_empty())
+    }
+}
+
+/// A fresh database for one test.
+pub struct TestDb {
+    pub backend: Backend,
+    /// The ctldb URL to hand to the code under test.
+    pub url: String,
+    name: String,
+    server: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "ctlstore_t_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `scheme://user@host:port/anything?query` → (`scheme://user@host:port`, `?query` or "").
+fn split_server(url: &str) -> (String, String) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    (base.to_string(), query)
+}
+
+impl TestDb {
+    /// Creates an empty database. Panics with a clear message when the backend's server is not
+    /// configured or not reachable: a test that asked for a backend must not pass without it.
+    pub async fn create(backend: Backend) -> TestDb {
+        let name = unique_name();
+        if backend == Backend::Sqlite {
+            let dir = tempfile::tempdir().expect("create a temporary directory");
+            let path = dir.path().join("ctldb.db");
+            return TestDb {
+                backend,
+                url: format!("sqlite:{}", path.display()),
+                name,
+                server: None,
+                _dir: Some(dir),
+            };
+        }
+        let server = backend.server_url().unwrap_or_else(|| {
+            panic!("{backend:?} test run without its server URL in the environment")
+        });
+        let (base, query) = split_server(&server);
+        let create = format!("CREATE DATABASE {name}");
+        match backend {
+            Backend::Mysql => {
+                let mut c = sqlx::MySqlConnection::connect(&format!("{base}/mysql"))
+                    .await
+                    .unwrap_or_else(|e| panic!("connect to MySQL at {base}: {e}"));
+                sqlx::query(AssertSqlSafe(create))
+                    .execute(&mut c)
+                    .await
+                    .expect("create MySQL database");
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+                    .await
+                    .unwrap_or_else(|e| panic!("connect to PostgreSQL at {base}: {e}"));
+                sqlx::query(AssertSqlSafe(create))
+                    .execute(&mut c)
+                    .await
+                    .expect("create PostgreSQL database");
+            }
+            Backend::Sqlite => unreachable!("handled above"),
+        }
+        TestDb {
+            backend,
+            url: format!("{base}/{name}{query}"),
+            name,
+            server: Some(base),
+            _dir: None,
+        }
+    }
+
+    /// Drops the database (SQLite: the temporary directory goes with `self`).
+    pub async fn cleanup(self) {
+        let Some(base) = &self.server else { return };
+        let drop = format!("DROP DATABASE IF EXISTS {}", self.name);
+        let result = match self.backend {
+            Backend::Mysql => {
+                match sqlx::MySqlConnection::connect(&format!("{base}/mysql")).await {
+                    Ok(mut c) => sqlx::query(AssertSqlSafe(drop))
+                        .execute(&mut c)
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(e),
+                }
+            }
+            Backend::Postgres => {
+                match sqlx::PgConnection::connect(&format!("{base}/postgres")).await {
+                    Ok(mut c) => {
+                        let drop = format!("{drop} WITH (FORCE)");
+                        sqlx::query(AssertSqlSafe(drop))
+                            .execute(&mut c)
+                            .await
+                            .map(|_| ())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Backend::Sqlite => Ok(()),
+        };
+        if let Err(e) = result {
+            eprintln!("warning: could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// Runs each named `async fn name(backend: Backend)` once per backend, as tests named
+/// `sqlite_backend::name`, `mysql_backend::name`, `postgres_backend::name`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::Backend::Sqlite).await }
+            )*
+        }
+        $crate::__mysql_backend_tests!($($name),*);
+        $crate::__postgres_backend_tests!($($name),*);
+    };
+}
+
+#[cfg(ctlstore_mysql)]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __mysql_backend_tests {
+    ($($name:ident),*) => {
+        mod mysql_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::Backend::Mysql).await }
+            )*
+        }
+    };
+}
+
+#[cfg(not(ctlstore_mysql))]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __mysql_backend_tests {
+    ($($name:ident),*) => {
+        mod mysql_backend {
+            $(
+                #[tokio::test]
+                #[ignore = "MySQL suite skipped: set CTLSTORE_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306"]
+                async fn $name() { super::$name($crate::Backend::Mysql).await }
+            )*
+        }
+    };
+}
+
+#[cfg(ctlstore_postgres)]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __postgres_backend_tests {
+    ($($name:ident),*) => {
+        mod postgres_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::Backend::Postgres).await }
+            )*
+        }
+    };
+}
+
+#[cfg(not(ctlstore_postgres))]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __postgres_backend_tests {
+    ($($name:ident),*) => {
+        mod postgres_backend {
+            $(
+                #[tokio::test]
+                #[ignore = "PostgreSQL suite skipped: set CTLSTORE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432"]
+                async fn $name() { super::$name($crate::Backend::Postgres).await }
+            )*
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_split() {
+        assert_eq!(
+            split_server("mysql://root@h:3306"),
+            ("mysql://root@h:3306".into(), String::new())
+        );
+        assert_eq!(
+            split_server("mysql://root@h:3306/db?x=1"),
+            ("mysql://root@h:3306".into(), "?x=1".into())
+        );
+    }
+}
