@@ -58,6 +58,15 @@ const MIGRATIONS: &[Migration] = &[Migration {
     ],
 }];
 
+/// ctlstore's MySQL schema as `ctlstore ctldb-schema` prints it: migration 1, for MySQL.
+pub fn mysql_schema() -> String {
+    MIGRATIONS[0]
+        .mysql
+        .iter()
+        .map(|s| format!("{s};\n"))
+        .collect()
+}
+
 /// The newest schema version this binary knows.
 pub const CURRENT_VERSION: i64 = 1;
 
