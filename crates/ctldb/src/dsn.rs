@@ -166,10 +166,10 @@ mod tests {
     #[test]
     fn forms() {
         assert!(
-            matches!(parse_ctldb_url("sqlite:/tmp/x.db"), Ok(CtldbUrl::Sqlite(p)) if p == PathBuf::from("/tmp/x.db"))
+            matches!(parse_ctldb_url("sqlite:/tmp/x.db"), Ok(CtldbUrl::Sqlite(p)) if p == std::path::Path::new("/tmp/x.db"))
         );
         assert!(
-            matches!(parse_ctldb_url("sqlite:///tmp/x.db"), Ok(CtldbUrl::Sqlite(p)) if p == PathBuf::from("/tmp/x.db"))
+            matches!(parse_ctldb_url("sqlite:///tmp/x.db"), Ok(CtldbUrl::Sqlite(p)) if p == std::path::Path::new("/tmp/x.db"))
         );
         assert!(matches!(
             parse_ctldb_url("ctldb.db"),

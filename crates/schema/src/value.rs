@@ -187,7 +187,8 @@ fn integer_of(n: &serde_json::Number) -> Option<i64> {
     }
     let f = n.as_f64()?;
     // 2^63 is exactly representable; anything at or above it does not fit.
-    if f.fract() == 0.0 && f >= -9_223_372_036_854_775_808.0 && f < 9_223_372_036_854_775_808.0 {
+    if f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
+    {
         Some(f as i64)
     } else {
         None
