@@ -42,6 +42,10 @@ pub enum CtldbError {
         len: usize,
         limit: usize,
     },
+    #[error("rate limit exceeded: at most {allowed} rows per {period_seconds} s")]
+    RateLimited { allowed: i64, period_seconds: i64 },
+    #[error("{0}")]
+    LimitNotFound(String),
     #[error("field '{field}': {reason}")]
     Unsupported { field: String, reason: String },
     #[error("ctldb schema version {found} is newer than this binary understands ({known})")]

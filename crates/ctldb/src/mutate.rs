@@ -22,6 +22,7 @@ use serde_json::{Map, Value as Json};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::ddl::{INSERT_LEDGER, LAST_SEQ};
+use crate::limits::WriterRateLimit;
 use crate::{Ctldb, CtldbError, begin_ledger_tx, on_pool};
 
 /// One mutation as the API carries it.
@@ -42,6 +43,9 @@ pub struct MutationRequest {
     /// When set, the batch applies only if the writer's current cookie equals this.
     pub check_cookie: Option<Vec<u8>>,
     pub mutations: Vec<Mutation>,
+    /// The writer's rate limit, enforced in the same transaction (so the budget is shared by
+    /// every executive on this ctldb). `None` disables it.
+    pub rate_limit: Option<WriterRateLimit>,
 }
 
 /// What a committed batch became.
@@ -135,12 +139,53 @@ impl Ctldb {
             None => "UPDATE mutators SET cookie = COALESCE(?, cookie), clock = clock + 1 WHERE writer = ?",
         });
         let writer_exists = self.sql("SELECT COUNT(*) FROM mutators WHERE writer = ?");
+        let override_sql =
+            self.sql("SELECT max_rows_per_minute FROM max_writer_rates WHERE writer_name = ?");
+        let usage_upsert = self.sql(match dialect {
+            Dialect::Sqlite => "INSERT INTO writer_usage (writer_name, bucket, amount) VALUES (?, ?, ?) \
+                ON CONFLICT (writer_name, bucket) DO UPDATE SET amount = amount + excluded.amount",
+            Dialect::Mysql => "INSERT INTO writer_usage (writer_name, bucket, amount) VALUES (?, ?, ?) \
+                ON DUPLICATE KEY UPDATE amount = amount + VALUES(amount)",
+            Dialect::Postgres => "INSERT INTO writer_usage (writer_name, bucket, amount) VALUES (?, ?, ?) \
+                ON CONFLICT (writer_name, bucket) DO UPDATE SET amount = writer_usage.amount + EXCLUDED.amount",
+        });
+        let usage_read =
+            self.sql("SELECT amount FROM writer_usage WHERE writer_name = ? AND bucket = ?");
+        let rows = prepared.len() as i64;
         let statements: Vec<String> = prepared.iter().map(|p| self.ctldb_statement(p)).collect();
         let batched = prepared.len() > 1;
         let entries = prepared.len() + if batched { 2 } else { 0 };
 
         let last_seq = on_pool!(self.pool(), p => {
             let mut tx = begin_ledger_tx!(p, dialect);
+            // Counted after the ledger lock, so two executives cannot both spend the last rows.
+            if let Some(limit) = &request.rate_limit {
+                let writer = request.writer.as_str();
+                let per_minute: Option<i64> = match sqlx::query(AssertSqlSafe(override_sql.as_str()))
+                    .bind(writer)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                {
+                    Some(row) => Some(row.try_get(0)?),
+                    None => None,
+                };
+                let allowed = per_minute.map(|m| limit.rows_for(m)).unwrap_or(limit.default_rows);
+                sqlx::query(AssertSqlSafe(usage_upsert.as_str()))
+                    .bind(writer)
+                    .bind(limit.bucket())
+                    .bind(rows)
+                    .execute(&mut *tx)
+                    .await?;
+                let used: i64 = sqlx::query(AssertSqlSafe(usage_read.as_str()))
+                    .bind(writer)
+                    .bind(limit.bucket())
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+                if used > allowed {
+                    return Err(CtldbError::RateLimited { allowed, period_seconds: limit.period_seconds });
+                }
+            }
             let mut cas = sqlx::query(AssertSqlSafe(cookie_sql.as_str()))
                 .bind(request.cookie.as_deref())
                 .bind(request.writer.as_str());
