@@ -1,6 +1,7 @@
 //! `ctlstore`: one binary, one subcommand per service. This file only parses arguments and
 //! wires crates together; every behaviour lives in a library crate.
 
+mod flags;
 mod goflags;
 
 use clap::{Parser, Subcommand};
@@ -28,16 +29,18 @@ enum Command {
         #[arg(long, env = "CTLSTORE_CTLDB", default_value = "sqlite:ctldb.db")]
         ctldb: String,
     },
+    /// Run the executive: the write API and the ledger feed.
+    Executive(Box<flags::ExecutiveArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
-    init_tracing();
     let cli = Cli::parse_from(goflags::normalise(std::env::args()));
+    let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
         Command::Version => println!("ctlstore {}", env!("CARGO_PKG_VERSION")),
         Command::CtldbSchema => print!("{}", ctlstore_ctldb::mysql_schema()),
         Command::CtldbInit { ctldb } => {
-            let runtime = tokio::runtime::Runtime::new()?;
+            init_tracing(false);
             runtime.block_on(async {
                 let db = ctlstore_ctldb::Ctldb::connect(&ctldb, Default::default()).await?;
                 tracing::info!(dialect = %db.dialect(), "ctldb ready");
@@ -45,15 +48,66 @@ fn main() -> anyhow::Result<()> {
                 anyhow::Ok(())
             })?;
         }
+        Command::Executive(args) => {
+            init_tracing(args.debug);
+            args.ignored.log_ignored();
+            let config = args.config()?;
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(&args.bind)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("bind {}: {e}", args.bind))?;
+                tracing::info!(bind = %listener.local_addr()?, ctldb = %redact(&config.ctldb_url), "executive listening");
+                ctlstore_executive::serve(listener, config, shutdown_signal()).await?;
+                anyhow::Ok(())
+            })?;
+        }
     }
     Ok(())
 }
 
-fn init_tracing() {
+/// Hides a password in a URL or DSN for logging.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_string(),
+        },
+        (None, Some(at)) => match url[..at].split_once(':') {
+            Some((user, _)) => format!("{user}:***{}", &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+fn init_tracing(debug: bool) {
+    let default = if debug { "debug" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
+        .try_init();
 }

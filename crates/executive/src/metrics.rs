@@ -1,0 +1,50 @@
+//! Prometheus metrics: names (with units), the process-wide recorder, and the middleware that
+//! counts requests by route and status.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+pub const REQUESTS: &str = "ctlstore_executive_requests_total";
+pub const REQUEST_SECONDS: &str = "ctlstore_executive_request_seconds";
+pub const MUTATION_ROWS: &str = "ctlstore_executive_mutation_rows_total";
+pub const LEDGER_SEQ: &str = "ctlstore_executive_ledger_seq";
+pub const LIMIT_REJECTIONS: &str = "ctlstore_executive_limit_rejections_total";
+pub const TABLE_SIZE: &str = "ctlstore_executive_table_size_bytes";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The recorder, installed on first use. `None` if another recorder owns the process.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                ])
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .as_ref()
+}
+
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "route" => route).record(started.elapsed().as_secs_f64());
+    response
+}

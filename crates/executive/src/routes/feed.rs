@@ -1,0 +1,180 @@
+//! The ledger feed for reflectors (new in our design; ctlstore's reflectors poll the ctldb).
+//!
+//! - `GET /ledger?after=SEQ&limit=N&wait=DURATION`: entries with `seq > after`, in order. When
+//!   there are none it holds the request until one commits or `wait` passes (long-poll), so a
+//!   host learns of a write within milliseconds.
+//! - `GET /ledger/stream?after=SEQ`: the same entries as newline-delimited JSON on one long
+//!   response, forever; an idle stream sends `{"head": N}` every 15 s as a keep-alive.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use ctlstore_ledger::LedgerEntry;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: i64 = 1000;
+const MAX_LIMIT: i64 = 10_000;
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+#[derive(Deserialize)]
+pub struct FeedQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+    wait: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FeedEntry<'a> {
+    seq: i64,
+    leader_ts: &'a str,
+    statement: &'a str,
+}
+
+impl<'a> From<&'a LedgerEntry> for FeedEntry<'a> {
+    fn from(e: &'a LedgerEntry) -> Self {
+        FeedEntry {
+            seq: e.seq,
+            leader_ts: &e.leader_ts,
+            statement: &e.statement,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FeedPage<'a> {
+    entries: Vec<FeedEntry<'a>>,
+    /// The newest seq this executive knows of.
+    head: i64,
+}
+
+fn parse_wait(raw: Option<&str>, max: Duration) -> ApiResult<Duration> {
+    let Some(raw) = raw else {
+        return Ok(Duration::ZERO);
+    };
+    let wait = match raw.parse::<u64>() {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(_) => ctlstore_duration::parse(raw)
+            .map_err(|e| ApiError::bad_request(e.to_string()).with_field("wait"))?,
+    };
+    Ok(wait.min(max))
+}
+
+fn parse_limit(limit: Option<i64>) -> ApiResult<i64> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}, got {n}"
+        ))
+        .with_field("limit")),
+    }
+}
+
+// PERFORMANCE-CRITICAL PATH: every reflector parks here between writes.
+pub async fn long_poll(
+    State(state): State<AppState>,
+    Query(q): Query<FeedQuery>,
+) -> ApiResult<Response> {
+    let s = &state.0;
+    if q.after < 0 {
+        return Err(ApiError::bad_request("after must not be negative").with_field("after"));
+    }
+    let limit = parse_limit(q.limit)?;
+    let deadline = Instant::now() + parse_wait(q.wait.as_deref(), s.config.max_ledger_wait)?;
+    let mut head = s.feed.subscribe();
+    let mut shutdown = s.shutdown.subscribe();
+    loop {
+        // Mark the head seen before reading, so a commit between the read and the wait wakes us.
+        head.borrow_and_update();
+        let entries = s.ctldb.ledger_after(q.after, limit).await?;
+        let stopping = *shutdown.borrow();
+        if !entries.is_empty() || Instant::now() >= deadline || stopping {
+            let page = FeedPage {
+                entries: entries.iter().map(FeedEntry::from).collect(),
+                head: s.feed.head(),
+            };
+            return Ok(Json(page).into_response());
+        }
+        tokio::select! {
+            _ = head.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+struct StreamState {
+    app: AppState,
+    after: i64,
+    head: tokio::sync::watch::Receiver<i64>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    failed: bool,
+}
+
+pub async fn stream(
+    State(state): State<AppState>,
+    Query(q): Query<FeedQuery>,
+) -> ApiResult<Response> {
+    if q.after < 0 {
+        return Err(ApiError::bad_request("after must not be negative").with_field("after"));
+    }
+    let start = StreamState {
+        head: state.0.feed.subscribe(),
+        shutdown: state.0.shutdown.subscribe(),
+        app: state,
+        after: q.after,
+        failed: false,
+    };
+    let body = futures_util::stream::unfold(start, |mut st| async move {
+        if st.failed {
+            return None;
+        }
+        loop {
+            if *st.shutdown.borrow() {
+                return None;
+            }
+            st.head.borrow_and_update();
+            match st.app.0.ctldb.ledger_after(st.after, DEFAULT_LIMIT).await {
+                Ok(entries) if !entries.is_empty() => {
+                    let mut chunk = Vec::new();
+                    for e in &entries {
+                        if serde_json::to_writer(&mut chunk, &FeedEntry::from(e)).is_ok() {
+                            chunk.push(b'\n');
+                        }
+                    }
+                    st.after = entries.last().map(|e| e.seq).unwrap_or(st.after);
+                    return Some((Ok::<Bytes, std::io::Error>(Bytes::from(chunk)), st));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    st.failed = true;
+                    let line = format!("{}\n", serde_json::json!({"error": e.to_string()}));
+                    return Some((Ok(Bytes::from(line)), st));
+                }
+            }
+            tokio::select! {
+                _ = st.head.changed() => {}
+                _ = st.shutdown.changed() => {}
+                _ = tokio::time::sleep(KEEPALIVE) => {
+                    let line = format!("{}\n", serde_json::json!({"head": st.app.0.feed.head()}));
+                    return Some((Ok(Bytes::from(line)), st));
+                }
+            }
+        }
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}

@@ -1,0 +1,262 @@
+//! The route table and the middleware around it.
+//!
+//! Layers, outermost first: request metrics; the body limit (a declared `Content-Length` over
+//! the limit is ctlstore's 417 `Request too large`; a streamed body that overflows is 413);
+//! for API routes the handler timeout (503); for schema and limit changes the admin token. The
+//! ledger feed is outside the timeout because a long-poll waits by design.
+
+mod feed;
+mod limits;
+pub(crate) mod mutations;
+mod ops;
+mod schema_admin;
+mod writers;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use bytes::Bytes;
+use ctlstore_schema::WriterName;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Every route of the executive: (method, path). The OpenAPI document is generated from the same
+/// list (see [`crate::openapi`]) and a test checks that each is served.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/families/{familyName}"),
+    ("POST", "/families/{familyName}/tables/{tableName}"),
+    ("PUT", "/families/{familyName}/tables/{tableName}"),
+    ("DELETE", "/families/{familyName}/tables/{tableName}"),
+    ("POST", "/tables"),
+    ("POST", "/families/{familyName}/mutations"),
+    ("GET", "/cookie"),
+    ("POST", "/cookie"),
+    ("POST", "/writers/{writerName}"),
+    ("GET", "/schema/table/{familyName}/{tableName}"),
+    ("GET", "/schema/family/{familyName}"),
+    ("GET", "/limits/tables"),
+    ("POST", "/limits/tables/{familyName}/{tableName}"),
+    ("DELETE", "/limits/tables/{familyName}/{tableName}"),
+    ("GET", "/limits/writers"),
+    ("POST", "/limits/writers/{writerName}"),
+    ("DELETE", "/limits/writers/{writerName}"),
+    ("DELETE", "/clear-rows/families/{familyName}"),
+    (
+        "DELETE",
+        "/clear-rows/families/{familyName}/tables/{tableName}",
+    ),
+    ("GET", "/status"),
+    ("GET", "/ledger"),
+    ("GET", "/ledger/stream"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
+
+/// The whole HTTP application over `state`.
+pub fn router(state: AppState) -> Router {
+    let _ = crate::metrics::handle();
+    let admin = Router::new()
+        .route("/families/{familyName}", post(schema_admin::create_family))
+        .route(
+            "/families/{familyName}/tables/{tableName}",
+            post(schema_admin::create_table)
+                .put(schema_admin::add_fields)
+                .delete(schema_admin::drop_table),
+        )
+        .route("/tables", post(schema_admin::create_tables))
+        .route(
+            "/limits/tables/{familyName}/{tableName}",
+            post(limits::set_table_limit).delete(limits::delete_table_limit),
+        )
+        .route(
+            "/limits/writers/{writerName}",
+            post(limits::set_writer_limit).delete(limits::delete_writer_limit),
+        )
+        .route(
+            "/clear-rows/families/{familyName}",
+            delete(schema_admin::clear_family),
+        )
+        .route(
+            "/clear-rows/families/{familyName}/tables/{tableName}",
+            delete(schema_admin::clear_table),
+        )
+        .route_layer(from_fn_with_state(state.clone(), require_admin));
+    let api = Router::new()
+        .merge(admin)
+        .route("/families/{familyName}/mutations", post(mutations::mutate))
+        .route(
+            "/cookie",
+            get(writers::get_cookie).post(writers::set_cookie),
+        )
+        .route("/writers/{writerName}", post(writers::register))
+        .route(
+            "/schema/table/{familyName}/{tableName}",
+            get(schema_admin::table_schema),
+        )
+        .route(
+            "/schema/family/{familyName}",
+            get(schema_admin::family_schema),
+        )
+        .route("/limits/tables", get(limits::table_limits))
+        .route("/limits/writers", get(limits::writer_limits))
+        .route("/status", get(ops::status))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route_layer(from_fn_with_state(state.clone(), handler_timeout));
+    Router::new()
+        .merge(api)
+        .route("/ledger", get(feed::long_poll))
+        .route("/ledger/stream", get(feed::stream))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), limit_body))
+        .layer(from_fn(crate::metrics::track))
+        .with_state(state)
+}
+
+/// Marks answers that come from no route, so clients and tests can tell them from a handler's
+/// own 404 (an unknown family, say).
+const NO_ROUTE_HEADER: &str = "x-ctlstore-route";
+
+async fn no_route(request: Request) -> Response {
+    let message = format!("no route for {} {}", request.method(), request.uri().path());
+    let mut response = ApiError::new(StatusCode::NOT_FOUND, message).into_response();
+    response
+        .headers_mut()
+        .insert(NO_ROUTE_HEADER, HeaderValue::from_static("none"));
+    response
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    let message = format!(
+        "method {} not allowed on {}",
+        request.method(),
+        request.uri().path()
+    );
+    let mut response = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, message).into_response();
+    response
+        .headers_mut()
+        .insert(NO_ROUTE_HEADER, HeaderValue::from_static("method"));
+    response
+}
+
+async fn limit_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let max = state.0.config.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        // ctlstore's answer to a declared oversize body.
+        return ApiError::new(StatusCode::EXPECTATION_FAILED, "Request too large")
+            .with_field("body")
+            .into_response();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, max).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {max} bytes"),
+        )
+        .with_field("body")
+        .into_response(),
+    }
+}
+
+async fn handler_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.0.config.handler_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "handler timed out").into_response()
+        }
+    }
+}
+
+async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.0.config.admin_token else {
+        return next.run(request).await;
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let matches = presented.is_some_and(|p| {
+        p.len() == token.len()
+            && p.bytes()
+                .zip(token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if !matches {
+        return ApiError::unauthorized(
+            "this route needs the admin token (Authorization: Bearer ...)",
+        )
+        .with_field("Authorization")
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Checks the `ctlstore-writer` / `ctlstore-secret` headers.
+pub(crate) async fn authenticated_writer(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> ApiResult<WriterName> {
+    let header_text = |name: &'static str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized(format!("missing {name} header")).with_field(name)
+            })
+    };
+    let writer = header_text("ctlstore-writer")?;
+    let secret = header_text("ctlstore-secret")?;
+    let writer = WriterName::new(writer)
+        .map_err(|e| ApiError::bad_request(e.to_string()).with_field("ctlstore-writer"))?;
+    state.0.ctldb.authenticate(&writer, secret).await?;
+    Ok(writer)
+}
+
+/// Parses a JSON body; a syntax or shape error is 400 naming the field serde names.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        let message = e.to_string();
+        let field = message.split('`').nth(1).map(String::from);
+        let error = ApiError::bad_request(format!("JSON Error: {message}"));
+        match field {
+            Some(f) => error.with_field(f),
+            None => error.with_field("body"),
+        }
+    })
+}
+
+/// ctlstore's "sanitize family: ..." / "sanitize table: ..." prefix for names in paths.
+pub(crate) fn path_name<T>(
+    kind: &str,
+    raw: &str,
+    parse: fn(&str) -> Result<T, ctlstore_schema::NameError>,
+) -> ApiResult<T> {
+    parse(raw).map_err(|e| ApiError::bad_request(format!("sanitize {kind}: {e}")).with_field(kind))
+}
+
+/// An empty 200, ctlstore's success answer for writes.
+pub(crate) fn ok() -> Response {
+    StatusCode::OK.into_response()
+}

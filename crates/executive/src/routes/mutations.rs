@@ -1,0 +1,131 @@
+//! `POST /families/{family}/mutations`: the write path.
+//!
+//! Body (ctlstore's, byte for byte): `{"cookie": b64, "check_cookie": b64, "mutations":
+//! [{"table": t, "delete": bool, "values": {field: value}}]}`; cookies are base64 the way Go
+//! encodes `[]byte`. Credentials in the `ctlstore-writer` / `ctlstore-secret` headers.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+use bytes::Bytes;
+use ctlstore_ctldb::{CtldbError, Mutation, MutationRequest, WriterRateLimit};
+use ctlstore_schema::FamilyName;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value as Json};
+
+use super::{authenticated_writer, ok, parse_json, path_name};
+use crate::SharedState;
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::{LIMIT_REJECTIONS, MUTATION_ROWS};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+struct MutationBody {
+    #[serde(default, deserialize_with = "base64_bytes")]
+    cookie: Option<Vec<u8>>,
+    #[serde(default, deserialize_with = "base64_bytes")]
+    check_cookie: Option<Vec<u8>>,
+    #[serde(default)]
+    mutations: Vec<MutationJson>,
+}
+
+#[derive(Deserialize)]
+struct MutationJson {
+    table: String,
+    #[serde(default)]
+    delete: bool,
+    #[serde(default)]
+    values: Map<String, Json>,
+}
+
+/// Go marshals `[]byte` as standard base64 and `nil` as `null`.
+fn base64_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    let text: Option<String> = Option::deserialize(d)?;
+    text.map(|t| base64::engine::general_purpose::STANDARD.decode(t))
+        .transpose()
+        .map_err(|e| serde::de::Error::custom(format!("cookie is not standard base64: {e}")))
+}
+
+pub async fn mutate(
+    State(state): State<AppState>,
+    Path(family): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let writer = authenticated_writer(&state, &headers).await?;
+    let family = path_name("family", &family, FamilyName::new)?;
+    let body: MutationBody = parse_json(&body)?;
+    let s = &state.0;
+    for m in body.mutations.iter().filter(|m| !m.delete) {
+        let table = format!("{family}___{}", m.table.to_lowercase());
+        if let Err(over) = s.sizes.check(&table) {
+            metrics::counter!(LIMIT_REJECTIONS, "kind" => "table_size").increment(1);
+            return Err(ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!(
+                    "table '{}' has exceeded the max size of {} (it is {} bytes)",
+                    over.table, over.max, over.size
+                ),
+            )
+            .with_field("table"));
+        }
+    }
+    let rows = body.mutations.len() as u64;
+    let request = MutationRequest {
+        family,
+        writer,
+        cookie: body.cookie,
+        check_cookie: body.check_cookie,
+        mutations: body
+            .mutations
+            .into_iter()
+            .map(|m| Mutation {
+                table: m.table,
+                delete: m.delete,
+                values: m.values,
+            })
+            .collect(),
+        rate_limit: Some(WriterRateLimit {
+            period_seconds: s.config.writer_limit_period.as_secs().max(1) as i64,
+            default_rows: s.config.writer_limit,
+            now_unix: unix_now(),
+        }),
+    };
+    match s.ctldb.apply_mutations(&request).await {
+        Ok(applied) => {
+            s.feed.publish(applied.last_seq);
+            metrics::counter!(MUTATION_ROWS).increment(rows);
+            Ok(ok())
+        }
+        Err(e @ CtldbError::RateLimited { .. }) => {
+            metrics::counter!(LIMIT_REJECTIONS, "kind" => "writer_rate").increment(1);
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Deletes writer usage counters older than a day, hourly (ctlstore's schedule).
+pub(crate) async fn collect_usage_garbage(state: &SharedState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let period = state.config.writer_limit_period.as_secs().max(1) as i64;
+        let day_ago = unix_now() - 86_400;
+        let before = day_ago - day_ago.rem_euclid(period);
+        match state.ctldb.delete_writer_usage_before(before).await {
+            Ok(n) => tracing::debug!(deleted = n, "writer usage collected"),
+            Err(e) => tracing::warn!(error = %e, "collect writer usage"),
+        }
+    }
+}

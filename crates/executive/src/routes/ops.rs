@@ -1,0 +1,42 @@
+//! Operations: `/status` (ctlstore's, always 200 while serving), `/healthz` (the ctldb answers),
+//! `/metrics` (Prometheus text) and `/openapi.json`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub async fn status() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.0.ctldb.ping().await {
+        Ok(()) => Json(json!({"status": "ok", "ctldb": state.0.ctldb.dialect().name(), "ledger_head": state.0.feed.head()}))
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unhealthy", "error": e.to_string()})))
+            .into_response(),
+    }
+}
+
+pub async fn metrics() -> Response {
+    match crate::metrics::handle() {
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable",
+        )
+            .into_response(),
+    }
+}
+
+pub async fn openapi() -> Response {
+    Json(crate::openapi::document()).into_response()
+}

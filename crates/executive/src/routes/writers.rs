@@ -1,0 +1,47 @@
+//! Writers and their cookies: `POST /writers/{writer}` (the raw body is the secret) and
+//! `GET`/`POST /cookie` (the raw body is the cookie).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use ctlstore_schema::{WriterName, WriterSecret};
+
+use super::{authenticated_writer, ok};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub async fn register(
+    State(state): State<AppState>,
+    Path(writer): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let writer = WriterName::new(&writer)
+        .map_err(|e| ApiError::bad_request(e.to_string()).with_field("writer"))?;
+    let secret = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the secret must be UTF-8 text").with_field("secret"))?;
+    let secret = WriterSecret::new(secret)
+        .map_err(|e| ApiError::bad_request(e.to_string()).with_field("secret"))?;
+    state
+        .0
+        .ctldb
+        .register_writer(&writer, &secret, state.0.config.writer_secret_hash)
+        .await?;
+    Ok(ok())
+}
+
+pub async fn get_cookie(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let writer = authenticated_writer(&state, &headers).await?;
+    let cookie = state.0.ctldb.cookie(&writer).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], cookie).into_response())
+}
+
+pub async fn set_cookie(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let writer = authenticated_writer(&state, &headers).await?;
+    state.0.ctldb.set_cookie(&writer, &body).await?;
+    Ok(ok())
+}
