@@ -34,7 +34,7 @@ pub use backend::CtldbOptions;
 pub use ctlstore_schema::Dialect;
 pub use dsn::{CtldbUrl, parse_ctldb_url};
 pub use error::CtldbError;
-pub use limits::{TableLimit, WriterRateLimit, rows_per_minute};
+pub use limits::{TableLimit, WriterOverride, WriterRateLimit, rows_per_minute};
 pub use migrate::mysql_schema;
 pub use mutate::{AppliedBatch, Mutation, MutationRequest};
 pub use writers::{SecretHashScheme, initial_cookie};

@@ -18,6 +18,18 @@ pub struct WriterRateLimit {
     pub default_rows: i64,
     /// The current time, Unix seconds.
     pub now_unix: i64,
+    /// Where the writer's own limit comes from.
+    pub writer_override: WriterOverride,
+}
+
+/// A writer's own limit (rows per minute, from `max_writer_rates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriterOverride {
+    /// Read it inside the mutation transaction.
+    ReadInTransaction,
+    /// The caller knows it (the executive caches overrides, refreshed every minute as ctlstore
+    /// does); `None` means the writer has none.
+    Cached(Option<i64>),
 }
 
 impl WriterRateLimit {
@@ -209,6 +221,7 @@ mod tests {
         let five_seconds = WriterRateLimit {
             period_seconds: 5,
             default_rows: 5,
+            writer_override: WriterOverride::ReadInTransaction,
             now_unix: 1000,
         };
         assert_eq!(five_seconds.rows_for(120), 10);
@@ -216,12 +229,14 @@ mod tests {
         let minute = WriterRateLimit {
             period_seconds: 60,
             default_rows: 5,
+            writer_override: WriterOverride::ReadInTransaction,
             now_unix: 1000,
         };
         assert_eq!(minute.bucket(), 960);
         let second = WriterRateLimit {
             period_seconds: 1,
             default_rows: 1,
+            writer_override: WriterOverride::ReadInTransaction,
             now_unix: 1000,
         };
         assert_eq!(second.rows_for(70), 1, "70/min is 1.1667/s");
@@ -231,6 +246,7 @@ mod tests {
             WriterRateLimit {
                 period_seconds: 5,
                 default_rows: 1,
+                writer_override: WriterOverride::ReadInTransaction,
                 now_unix: 1005
             }
             .bucket(),
@@ -240,6 +256,7 @@ mod tests {
             WriterRateLimit {
                 period_seconds: 5,
                 default_rows: 1,
+                writer_override: WriterOverride::ReadInTransaction,
                 now_unix: 1001
             }
             .bucket(),

@@ -21,8 +21,8 @@ use ctlstore_schema::{
 use serde_json::{Map, Value as Json};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::ddl::{INSERT_LEDGER, LAST_SEQ};
-use crate::limits::WriterRateLimit;
+use crate::ddl::LAST_SEQ;
+use crate::limits::{WriterOverride, WriterRateLimit};
 use crate::{Ctldb, CtldbError, begin_ledger_tx, on_pool};
 
 /// One mutation as the API carries it.
@@ -133,121 +133,170 @@ impl Ctldb {
         prepared: &[Prepared],
     ) -> Result<AppliedBatch, CtldbError> {
         let dialect = self.dialect();
-        let insert_ledger = self.sql(INSERT_LEDGER);
-        let cookie_sql = self.sql(match request.check_cookie {
-            Some(_) => "UPDATE mutators SET cookie = COALESCE(?, cookie), clock = clock + 1 WHERE writer = ? AND cookie = ?",
-            None => "UPDATE mutators SET cookie = COALESCE(?, cookie), clock = clock + 1 WHERE writer = ?",
-        });
+        let writer = request.writer.as_str();
+        let cookie_sql = match (&request.cookie, &request.check_cookie) {
+            (None, None) => None,
+            (_, Some(_)) => Some(self.sql(
+                "UPDATE mutators SET cookie = COALESCE(?, cookie), clock = clock + 1 WHERE writer = ? AND cookie = ?",
+            )),
+            (_, None) => Some(self.sql("UPDATE mutators SET cookie = COALESCE(?, cookie), clock = clock + 1 WHERE writer = ?")),
+        };
         let writer_exists = self.sql("SELECT COUNT(*) FROM mutators WHERE writer = ?");
+        // A writer that authenticated through this handle is known to exist; anyone else is
+        // checked inside the transaction, so a batch never lands under an unknown writer.
+        let check_writer = cookie_sql.is_none() && !self.is_verified(writer);
         let override_sql =
             self.sql("SELECT max_rows_per_minute FROM max_writer_rates WHERE writer_name = ?");
         let usage_upsert = self.sql(match dialect {
             Dialect::Sqlite => "INSERT INTO writer_usage (writer_name, bucket, amount) VALUES (?, ?, ?) \
-                ON CONFLICT (writer_name, bucket) DO UPDATE SET amount = amount + excluded.amount",
+                ON CONFLICT (writer_name, bucket) DO UPDATE SET amount = amount + excluded.amount RETURNING amount",
             Dialect::Mysql => "INSERT INTO writer_usage (writer_name, bucket, amount) VALUES (?, ?, ?) \
                 ON DUPLICATE KEY UPDATE amount = amount + VALUES(amount)",
             Dialect::Postgres => "INSERT INTO writer_usage (writer_name, bucket, amount) VALUES (?, ?, ?) \
-                ON CONFLICT (writer_name, bucket) DO UPDATE SET amount = writer_usage.amount + EXCLUDED.amount",
+                ON CONFLICT (writer_name, bucket) DO UPDATE SET amount = writer_usage.amount + EXCLUDED.amount RETURNING amount",
         });
         let usage_read =
             self.sql("SELECT amount FROM writer_usage WHERE writer_name = ? AND bucket = ?");
         let rows = prepared.len() as i64;
-        let statements: Vec<String> = prepared.iter().map(|p| self.ctldb_statement(p)).collect();
+
+        // The ledger rows of the batch, markers included, in order.
         let batched = prepared.len() > 1;
-        let entries = prepared.len() + if batched { 2 } else { 0 };
+        let mut ledger: Vec<&str> = Vec::with_capacity(prepared.len() + 2);
+        if batched {
+            ledger.push(BEGIN_MARKER);
+        }
+        ledger.extend(prepared.iter().map(|p| p.ledger.as_str()));
+        if batched {
+            ledger.push(COMMIT_MARKER);
+        }
+        // One multi-row insert: the rows get consecutive seqs in this order (we hold the ledger
+        // lock, so no other insert can interleave).
+        let values = vec!["(?)"; ledger.len()].join(", ");
+        let insert_ledger = self.sql(&format!(
+            "INSERT INTO ctlstore_dml_ledger (statement) VALUES {values}{}",
+            if dialect == Dialect::Mysql {
+                ""
+            } else {
+                " RETURNING seq"
+            }
+        ));
+        let groups = group_statements(prepared);
+        let statements: Vec<String> = groups.iter().map(|g| self.ctldb_statement(g)).collect();
 
         let last_seq = on_pool!(self.pool(), p => {
             let mut tx = begin_ledger_tx!(p, dialect);
             // Counted after the ledger lock, so two executives cannot both spend the last rows.
             if let Some(limit) = &request.rate_limit {
-                let writer = request.writer.as_str();
-                let per_minute: Option<i64> = match sqlx::query(AssertSqlSafe(override_sql.as_str()))
-                    .bind(writer)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                {
-                    Some(row) => Some(row.try_get(0)?),
-                    None => None,
+                let per_minute = match limit.writer_override {
+                    WriterOverride::Cached(known) => known,
+                    WriterOverride::ReadInTransaction => {
+                        match sqlx::query(AssertSqlSafe(override_sql.as_str())).bind(writer).fetch_optional(&mut *tx).await? {
+                            Some(row) => Some(row.try_get::<i64, _>(0)?),
+                            None => None,
+                        }
+                    }
                 };
                 let allowed = per_minute.map(|m| limit.rows_for(m)).unwrap_or(limit.default_rows);
-                sqlx::query(AssertSqlSafe(usage_upsert.as_str()))
-                    .bind(writer)
-                    .bind(limit.bucket())
-                    .bind(rows)
-                    .execute(&mut *tx)
-                    .await?;
-                let used: i64 = sqlx::query(AssertSqlSafe(usage_read.as_str()))
-                    .bind(writer)
-                    .bind(limit.bucket())
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
+                let upsert = sqlx::query(AssertSqlSafe(usage_upsert.as_str())).bind(writer).bind(limit.bucket()).bind(rows);
+                let used: i64 = if dialect == Dialect::Mysql {
+                    upsert.execute(&mut *tx).await?;
+                    sqlx::query(AssertSqlSafe(usage_read.as_str()))
+                        .bind(writer)
+                        .bind(limit.bucket())
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get(0)?
+                } else {
+                    upsert.fetch_one(&mut *tx).await?.try_get(0)?
+                };
                 if used > allowed {
                     return Err(CtldbError::RateLimited { allowed, period_seconds: limit.period_seconds });
                 }
             }
-            let mut cas = sqlx::query(AssertSqlSafe(cookie_sql.as_str()))
-                .bind(request.cookie.as_deref())
-                .bind(request.writer.as_str());
-            if let Some(check) = &request.check_cookie {
-                cas = cas.bind(check.as_slice());
-            }
-            if cas.execute(&mut *tx).await?.rows_affected() == 0 {
+            if check_writer {
                 let count: i64 = sqlx::query(AssertSqlSafe(writer_exists.as_str()))
-                    .bind(request.writer.as_str())
+                    .bind(writer)
                     .fetch_one(&mut *tx)
                     .await?
                     .try_get(0)?;
-                return Err(if count == 0 { CtldbError::WriterNotFound } else { CtldbError::CookieConflict });
+                if count == 0 {
+                    return Err(CtldbError::WriterNotFound);
+                }
             }
-            if batched {
-                sqlx::query(AssertSqlSafe(insert_ledger.as_str())).bind(BEGIN_MARKER).execute(&mut *tx).await?;
+            if let Some(cookie_sql) = &cookie_sql {
+                let mut cas = sqlx::query(AssertSqlSafe(cookie_sql.as_str())).bind(request.cookie.as_deref()).bind(writer);
+                if let Some(check) = &request.check_cookie {
+                    cas = cas.bind(check.as_slice());
+                }
+                if cas.execute(&mut *tx).await?.rows_affected() == 0 {
+                    let count: i64 = sqlx::query(AssertSqlSafe(writer_exists.as_str()))
+                        .bind(writer)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get(0)?;
+                    return Err(if count == 0 { CtldbError::WriterNotFound } else { CtldbError::CookieConflict });
+                }
             }
-            for (item, statement) in prepared.iter().zip(&statements) {
+            for (group, statement) in groups.iter().zip(&statements) {
                 let mut q = sqlx::query(AssertSqlSafe(statement.as_str()));
-                let fields: Vec<FieldType> = if item.delete {
-                    item.table.key_columns().map(|f| f.field_type).collect()
-                } else {
-                    item.table.fields.iter().map(|f| f.field_type).collect()
-                };
-                for (value, field_type) in item.values.iter().zip(fields) {
-                    q = match (value, field_type) {
-                        (Value::Null, FieldType::Integer) => q.bind(None::<i64>),
-                        (Value::Null, FieldType::Decimal) => q.bind(None::<f64>),
-                        (Value::Null, FieldType::Binary | FieldType::Bytestring) => q.bind(None::<Vec<u8>>),
-                        (Value::Null, _) => q.bind(None::<String>),
-                        (Value::Integer(i), _) => q.bind(*i),
-                        (Value::Real(f), _) => q.bind(*f),
-                        (Value::Text(s), _) => q.bind(s.as_str()),
-                        (Value::Bytes(b), _) => q.bind(b.as_slice()),
+                for item in group {
+                    let fields: Vec<FieldType> = if item.delete {
+                        item.table.key_columns().map(|f| f.field_type).collect()
+                    } else {
+                        item.table.fields.iter().map(|f| f.field_type).collect()
                     };
+                    for (value, field_type) in item.values.iter().zip(fields) {
+                        q = match (value, field_type) {
+                            (Value::Null, FieldType::Integer) => q.bind(None::<i64>),
+                            (Value::Null, FieldType::Decimal) => q.bind(None::<f64>),
+                            (Value::Null, FieldType::Binary | FieldType::Bytestring) => q.bind(None::<Vec<u8>>),
+                            (Value::Null, _) => q.bind(None::<String>),
+                            (Value::Integer(i), _) => q.bind(*i),
+                            (Value::Real(f), _) => q.bind(*f),
+                            (Value::Text(s), _) => q.bind(s.as_str()),
+                            (Value::Bytes(b), _) => q.bind(b.as_slice()),
+                        };
+                    }
                 }
                 q.execute(&mut *tx).await?;
-                sqlx::query(AssertSqlSafe(insert_ledger.as_str())).bind(item.ledger.as_str()).execute(&mut *tx).await?;
             }
-            if batched {
-                sqlx::query(AssertSqlSafe(insert_ledger.as_str())).bind(COMMIT_MARKER).execute(&mut *tx).await?;
+            let mut insert = sqlx::query(AssertSqlSafe(insert_ledger.as_str()));
+            for statement in &ledger {
+                insert = insert.bind(*statement);
             }
-            let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await?.try_get(0)?;
-            // Durable once this commit returns: rows, ledger entries and cookie together.
+            let seq: i64 = if dialect == Dialect::Mysql {
+                insert.execute(&mut *tx).await?;
+                sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await?.try_get::<Option<i64>, _>(0)?.unwrap_or(0)
+            } else {
+                let mut last = 0;
+                for row in insert.fetch_all(&mut *tx).await? {
+                    last = last.max(row.try_get::<i64, _>(0)?);
+                }
+                last
+            };
+            // Durable once this commit returns: rows, ledger entries, cookie and usage together.
             tx.commit().await?;
-            seq.unwrap_or(0)
+            seq
         });
-        Ok(AppliedBatch { last_seq, entries })
+        Ok(AppliedBatch {
+            last_seq,
+            entries: ledger.len(),
+        })
     }
 
-    /// The statement that applies a prepared mutation to the ctldb's own copy, with bound
-    /// parameters (the ledger carries literals for the hosts; the system of record never
-    /// depends on our escaping).
-    fn ctldb_statement(&self, p: &Prepared) -> String {
-        let t = &p.table;
+    /// The statement that applies a group of prepared mutations (see [`group_statements`]) to the
+    /// ctldb's own copy, with bound parameters (the ledger carries literals for the hosts; the
+    /// system of record never depends on our escaping).
+    fn ctldb_statement(&self, group: &[&Prepared]) -> String {
+        let first = group[0];
+        let t = &first.table;
         let quoted = |s: &str| {
             let mut out = String::new();
             render::push_quoted_identifier(&mut out, s);
             out
         };
         let table = quoted(&t.ldb_name());
-        if p.delete {
+        if first.delete {
             let terms: Vec<String> = t
                 .key_fields
                 .iter()
@@ -259,14 +308,13 @@ impl Ctldb {
             ));
         }
         let columns: Vec<String> = t.fields.iter().map(|f| quoted(f.name.as_str())).collect();
-        let params = vec!["?"; columns.len()].join(", ");
+        let row = format!("({})", vec!["?"; columns.len()].join(", "));
+        let rows = vec![row.as_str(); group.len()].join(", ");
         let sql = match self.dialect() {
-            Dialect::Sqlite | Dialect::Mysql => {
-                format!(
-                    "REPLACE INTO {table} ({}) VALUES ({params})",
-                    columns.join(", ")
-                )
-            }
+            Dialect::Sqlite | Dialect::Mysql => format!(
+                "REPLACE INTO {table} ({}) VALUES {rows}",
+                columns.join(", ")
+            ),
             Dialect::Postgres => {
                 let keys: Vec<String> = t.key_fields.iter().map(|k| quoted(k.as_str())).collect();
                 let updates: Vec<String> = t
@@ -281,7 +329,7 @@ impl Ctldb {
                     format!("UPDATE SET {}", updates.join(", "))
                 };
                 format!(
-                    "INSERT INTO {table} ({}) VALUES ({params}) ON CONFLICT ({}) DO {action}",
+                    "INSERT INTO {table} ({}) VALUES {rows} ON CONFLICT ({}) DO {action}",
                     columns.join(", "),
                     keys.join(", ")
                 )
@@ -289,6 +337,41 @@ impl Ctldb {
         };
         self.sql(&sql)
     }
+}
+
+/// Most rows in one multi-row upsert: keeps bound parameters far below every backend's limit.
+const MAX_ROWS_PER_STATEMENT: usize = 100;
+
+/// Splits a batch into runs that one statement can apply in order: consecutive upserts of one
+/// table with distinct keys (PostgreSQL refuses to update a row twice in one statement, and a
+/// repeated key must keep its order anyway); every delete alone.
+fn group_statements(prepared: &[Prepared]) -> Vec<Vec<&Prepared>> {
+    let mut groups: Vec<Vec<&Prepared>> = Vec::new();
+    for p in prepared {
+        let joins = groups.last().is_some_and(|g: &Vec<&Prepared>| {
+            let head = g[0];
+            !p.delete
+                && !head.delete
+                && Arc::ptr_eq(&head.table, &p.table)
+                && g.len() < MAX_ROWS_PER_STATEMENT
+                && g.iter().all(|q| key_of(q) != key_of(p))
+        });
+        match groups.last_mut() {
+            Some(g) if joins => g.push(p),
+            _ => groups.push(vec![p]),
+        }
+    }
+    groups
+}
+
+fn key_of(p: &Prepared) -> Vec<&Value> {
+    let t = &p.table;
+    t.fields
+        .iter()
+        .zip(&p.values)
+        .filter(|(f, _)| t.is_key(&f.name))
+        .map(|(_, v)| v)
+        .collect()
 }
 
 fn convert(table: &Table, m: &Mutation) -> Result<Vec<Value>, SchemaError> {

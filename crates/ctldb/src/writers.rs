@@ -196,6 +196,14 @@ impl Ctldb {
         Ok(())
     }
 
+    /// Whether `writer` authenticated successfully through this handle.
+    pub(crate) fn is_verified(&self, writer: &str) -> bool {
+        self.inner
+            .verified_writers
+            .read()
+            .is_ok_and(|m| m.contains_key(writer))
+    }
+
     /// The writer's cookie.
     pub async fn cookie(&self, writer: &WriterName) -> Result<Vec<u8>, CtldbError> {
         let sql = self.sql("SELECT cookie FROM mutators WHERE writer = ?");

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use ctlstore_ctldb::{
-    Ctldb, CtldbError, CtldbOptions, Mutation, MutationRequest, SecretHashScheme,
+    Ctldb, CtldbError, CtldbOptions, Mutation, MutationRequest, SecretHashScheme, WriterOverride,
 };
 use ctlstore_ledger::{BEGIN_MARKER, COMMIT_MARKER, LedgerEntry};
 use ctlstore_schema::{
@@ -25,6 +25,7 @@ backend_tests!(
     migrations_are_idempotent,
     writer_rate_limits_are_shared_and_rolled_back,
     limits_are_stored,
+    batches_apply_in_order,
 );
 
 fn family() -> FamilyName {
@@ -714,6 +715,7 @@ async fn writer_rate_limits_are_shared_and_rolled_back(backend: Backend) {
     let limit = ctlstore_ctldb::WriterRateLimit {
         period_seconds: 5,
         default_rows: 5,
+        writer_override: WriterOverride::ReadInTransaction,
         now_unix: 1000,
     };
     let row = |i: i64| {
@@ -842,5 +844,67 @@ async fn limits_are_stored(backend: Backend) {
         !sizes.contains_key("mutators"),
         "only ctlstore tables: {sizes:?}"
     );
+    db.cleanup().await;
+}
+
+async fn batches_apply_in_order(backend: Backend) {
+    let (db, ctldb) = setup(backend).await;
+    register(&ctldb).await;
+    ctldb
+        .create_table(&all_types_table("table1"))
+        .await
+        .expect("create");
+    ctldb
+        .create_table(&all_types_table("table2"))
+        .await
+        .expect("create");
+    let r = |t: &str, id: i64, body: &str| {
+        upsert(
+            t,
+            json!({"id": id, "name": "k", "body": body, "data": null, "tag": null, "score": null}),
+        )
+    };
+    let d = |t: &str, id: i64| delete(t, json!({"id": id, "name": "k"}));
+    // Repeated keys, deletes between upserts, two tables interleaved: one statement may carry a
+    // run of upserts, but the outcome must be exactly the ledger's order.
+    let batch = vec![
+        r("table1", 1, "a"),
+        r("table1", 1, "b"),
+        r("table1", 2, "x"),
+        d("table1", 2),
+        r("table1", 2, "y"),
+        r("table2", 1, "other"),
+        r("table1", 3, "c"),
+        r("table1", 4, "d"),
+        d("table1", 4),
+        r("table1", 1, "final"),
+    ];
+    ctldb.apply_mutations(&request(batch)).await.expect("apply");
+    let many: Vec<Mutation> = (0..100).map(|i| r("table1", 100 + i, "bulk")).collect();
+    ctldb
+        .apply_mutations(&request(many))
+        .await
+        .expect("a full batch");
+    let rows = ctldb.rows(&family(), &name("table1")).await.expect("rows");
+    let bodies: Vec<(Value, Value)> = rows
+        .iter()
+        .take(3)
+        .map(|r| (r[0].clone(), r[2].clone()))
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            (Value::Integer(1), Value::Text("final".into())),
+            (Value::Integer(2), Value::Text("y".into())),
+            (Value::Integer(3), Value::Text("c".into())),
+        ]
+    );
+    assert_eq!(rows.len(), 103);
+    let replayed = replay(
+        &whole_ledger(&ctldb).await,
+        "family1___table1",
+        r#""id", "name""#,
+    );
+    assert_eq!(replayed, rows, "the ctldb copy equals the ledger replayed");
     db.cleanup().await;
 }

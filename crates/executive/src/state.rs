@@ -9,6 +9,7 @@ use tokio::task::JoinSet;
 use crate::Config;
 use crate::feed::LedgerFeed;
 use crate::sizes::TableSizer;
+use crate::writer_limits::WriterOverrides;
 
 /// Cheap to clone: an `Arc` around [`Inner`].
 #[derive(Clone)]
@@ -19,6 +20,7 @@ pub(crate) struct Inner {
     pub config: Config,
     pub feed: LedgerFeed,
     pub sizes: TableSizer,
+    pub writer_overrides: WriterOverrides,
     pub shutdown: watch::Sender<bool>,
 }
 
@@ -40,6 +42,7 @@ impl AppState {
             config,
             feed: LedgerFeed::new(),
             sizes,
+            writer_overrides: WriterOverrides::default(),
             shutdown,
         }))
     }
@@ -60,6 +63,8 @@ impl AppState {
         });
         let s = self.0.clone();
         tasks.spawn(async move { crate::routes::mutations::collect_usage_garbage(&s).await });
+        let s = self.0.clone();
+        tasks.spawn(async move { s.writer_overrides.refresh_forever(&s.ctldb).await });
         BackgroundTasks(tasks)
     }
 

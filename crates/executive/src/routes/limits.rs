@@ -152,6 +152,7 @@ pub async fn set_writer_limit(
     let (amount, seconds) = parse_rate_limit(&body)?;
     let per_minute = ctlstore_ctldb::rows_per_minute(amount, seconds);
     state.0.ctldb.set_writer_limit(&writer, per_minute).await?;
+    state.0.writer_overrides.refresh(&state.0.ctldb).await;
     Ok(ok())
 }
 
@@ -162,5 +163,6 @@ pub async fn delete_writer_limit(
     let writer = WriterName::new(&writer)
         .map_err(|e| ApiError::bad_request(e.to_string()).with_field("writer"))?;
     state.0.ctldb.delete_writer_limit(&writer).await?;
+    state.0.writer_overrides.refresh(&state.0.ctldb).await;
     Ok(ok())
 }

@@ -74,6 +74,7 @@ pub async fn mutate(
         }
     }
     let rows = body.mutations.len() as u64;
+    let request_writer = writer.clone();
     let request = MutationRequest {
         family,
         writer,
@@ -92,6 +93,7 @@ pub async fn mutate(
             period_seconds: s.config.writer_limit_period.as_secs().max(1) as i64,
             default_rows: s.config.writer_limit,
             now_unix: unix_now(),
+            writer_override: s.writer_overrides.get(request_writer.as_str()),
         }),
     };
     match s.ctldb.apply_mutations(&request).await {
