@@ -1,0 +1,280 @@
+//! Applying ledger entries: order, batch atomicity, exactly-once, the sandbox.
+
+use ctlstore_ldb::{Ldb, LdbError, LdbOptions};
+use ctlstore_ledger::LedgerEntry;
+use rusqlite::{Connection, OpenFlags};
+
+fn entry(seq: i64, statement: &str) -> LedgerEntry {
+    LedgerEntry {
+        seq,
+        leader_ts: "2024-02-07 22:04:32".into(),
+        statement: statement.into(),
+    }
+}
+
+fn setup() -> (tempfile::TempDir, Ldb) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ldb = Ldb::open(dir.path().join("ldb.db"), LdbOptions::default()).expect("open");
+    (dir, ldb)
+}
+
+fn reader(ldb: &Ldb) -> Connection {
+    Connection::open_with_flags(ldb.path(), OpenFlags::SQLITE_OPEN_READ_ONLY).expect("reader")
+}
+
+fn count(conn: &Connection, table: &str) -> i64 {
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .expect("count")
+}
+
+fn seq_of(conn: &Connection) -> i64 {
+    conn.query_row("SELECT seq FROM _ldb_seq WHERE id = 1", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+const CREATE: &str = r#"CREATE TABLE family1___table1 ("field1" INTEGER, "field2" VARCHAR(191), PRIMARY KEY("field1"));"#;
+
+#[test]
+fn layout_is_ctlstores() {
+    let (_dir, ldb) = setup();
+    let c = reader(&ldb);
+    let ddl: Vec<String> = c
+        .prepare("SELECT sql FROM sqlite_master WHERE name IN ('_ldb_seq', '_ldb_last_update') ORDER BY name")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(
+        ddl[0].contains("name STRING PRIMARY KEY NOT NULL")
+            && ddl[0].contains("timestamp DATETIME NOT NULL"),
+        "{ddl:?}"
+    );
+    assert!(
+        ddl[1].contains("id INTEGER PRIMARY KEY NOT NULL")
+            && ddl[1].contains("seq BIGINT NOT NULL"),
+        "{ddl:?}"
+    );
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+    assert_eq!(ldb.seq(), 0);
+}
+
+#[test]
+fn entries_apply_in_order_with_bookkeeping() {
+    let (_dir, mut ldb) = setup();
+    let applied = ldb
+        .apply(&[
+            entry(1, CREATE),
+            entry(2, r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(1,'a''b')"#),
+            entry(3, "--- BEGIN"),
+            entry(4, r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(2,x'610062')"#),
+            entry(5, r#"DELETE FROM family1___table1 WHERE "field1" = 1"#),
+            entry(6, "--- COMMIT"),
+            entry(9, r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(3,(-3.0/4294967296.0))"#),
+        ])
+        .expect("apply");
+    assert_eq!(applied.entries, 7);
+    assert_eq!(
+        applied.committed_seq, 9,
+        "a gap (7, 8) is not the LDB's business"
+    );
+    let c = reader(&ldb);
+    assert_eq!(count(&c, "family1___table1"), 2);
+    assert_eq!(seq_of(&c), 9);
+    let ts: String = c
+        .query_row(
+            "SELECT timestamp FROM _ldb_last_update WHERE name = 'ledger'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("ts");
+    assert_eq!(ts, "2024-02-07 22:04:32+00:00", "go-sqlite3's layout");
+    // ctlstore's other statement forms.
+    ldb.apply(&[
+        entry(10, "DELETE FROM family1___table1"),
+        entry(11, "DROP TABLE IF EXISTS family1___table1"),
+        entry(
+            12,
+            "CREATE TABLE family1___table1234 (field1 INTEGER PRIMARY KEY, field2 VARCHAR);",
+        ),
+        entry(
+            13,
+            r#"ALTER TABLE family1___table1234 ADD COLUMN "field3" BLOB(255)"#,
+        ),
+    ])
+    .expect("ctlstore's DDL");
+    assert_eq!(ldb.seq(), 13);
+}
+
+#[test]
+fn a_batch_is_invisible_until_its_commit_even_across_calls() {
+    let (_dir, mut ldb) = setup();
+    ldb.apply(&[entry(1, CREATE)]).expect("create");
+    let c = reader(&ldb);
+    ldb.apply(&[
+        entry(2, "--- BEGIN"),
+        entry(
+            3,
+            r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(1,'x')"#,
+        ),
+    ])
+    .expect("first half");
+    assert!(ldb.in_batch());
+    assert_eq!(ldb.applied_seq(), 3);
+    assert_eq!(
+        count(&c, "family1___table1"),
+        0,
+        "half a batch is invisible"
+    );
+    assert_eq!(seq_of(&c), 1);
+    ldb.apply(&[
+        entry(
+            4,
+            r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(2,'y')"#,
+        ),
+        entry(5, "--- COMMIT"),
+    ])
+    .expect("second half");
+    assert_eq!(count(&c, "family1___table1"), 2);
+    assert_eq!(seq_of(&c), 5);
+}
+
+#[test]
+fn restart_resumes_and_replays_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ldb.db");
+    {
+        let mut ldb = Ldb::open(&path, LdbOptions::default()).expect("open");
+        ldb.apply(&[
+            entry(1, CREATE),
+            entry(2, "--- BEGIN"),
+            entry(
+                3,
+                r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(1,'x')"#,
+            ),
+        ])
+        .expect("apply");
+        // Dropped with the batch open: as after a crash, the batch is gone.
+    }
+    let mut ldb = Ldb::open(&path, LdbOptions::default()).expect("reopen");
+    assert_eq!(ldb.seq(), 1, "resumes after the last committed entry");
+    assert_eq!(count(&reader(&ldb), "family1___table1"), 0);
+    let replay = ldb.apply(&[entry(1, CREATE)]);
+    assert!(
+        matches!(replay, Err(LdbError::Replay { seq: 1, applied: 1 })),
+        "{replay:?}"
+    );
+    ldb.apply(&[
+        entry(2, "--- BEGIN"),
+        entry(
+            3,
+            r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(1,'x')"#,
+        ),
+        entry(4, "--- COMMIT"),
+    ])
+    .expect("the batch again, whole");
+    assert_eq!(count(&reader(&ldb), "family1___table1"), 1);
+}
+
+#[test]
+fn misplaced_markers_are_invariant_violations() {
+    let (_dir, mut ldb) = setup();
+    assert!(matches!(
+        ldb.apply(&[entry(1, "--- COMMIT")]),
+        Err(LdbError::Invariant { seq: 1, .. })
+    ));
+    assert!(matches!(
+        ldb.apply(&[entry(1, "--- BEGIN"), entry(2, "--- BEGIN")]),
+        Err(LdbError::Invariant { seq: 2, .. })
+    ));
+    assert_eq!(ldb.seq(), 0);
+    assert!(!ldb.in_batch(), "the open batch was rolled back");
+}
+
+#[test]
+fn the_sandbox_refuses_anything_but_family_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ldb = Ldb::open(dir.path().join("ldb.db"), LdbOptions::default()).expect("open");
+    ldb.apply(&[entry(1, CREATE)]).expect("create");
+    let outside = dir.path().join("stolen.db");
+    let hostile = [
+        format!("ATTACH DATABASE '{}' AS stolen", outside.display()),
+        "PRAGMA journal_mode = DELETE".to_string(),
+        "PRAGMA writable_schema = ON".to_string(),
+        "CREATE TRIGGER t AFTER INSERT ON family1___table1 BEGIN DELETE FROM family1___table1; END"
+            .to_string(),
+        "CREATE VIEW family1___view1 AS SELECT 1".to_string(),
+        "SELECT load_extension('/tmp/evil.so')".to_string(),
+        r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(9, random())"#.to_string(),
+        r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(1, readfile('/etc/passwd'))"#
+            .to_string(),
+        "INSERT INTO _ldb_seq VALUES (1, 999999)".to_string(),
+        "CREATE TABLE notafamilytable (x INTEGER)".to_string(),
+        "CREATE TEMP TABLE family1___tmp (x INTEGER)".to_string(),
+        "COMMIT".to_string(),
+        format!("VACUUM INTO '{}'", outside.display()),
+        r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(5,'fine'); ATTACH 'x.db' AS x"#
+            .to_string(),
+    ];
+    for statement in hostile {
+        let err = ldb.apply(&[entry(2, &statement)]).expect_err(&statement);
+        assert!(err.is_poison(), "{statement}: {err}");
+        assert!(
+            matches!(
+                err,
+                LdbError::Refused { seq: 2, .. } | LdbError::Statement { seq: 2, .. }
+            ),
+            "{statement}: {err}"
+        );
+        assert_eq!(ldb.seq(), 1, "{statement}: the seq did not move");
+    }
+    assert!(!outside.exists(), "nothing on disk outside the LDB");
+    assert!(!dir.path().join("x.db").exists());
+    let c = reader(&ldb);
+    assert_eq!(
+        count(&c, "family1___table1"),
+        0,
+        "not even the statement before a refused one in the same entry"
+    );
+    assert_eq!(seq_of(&c), 1);
+    // Our own statements are not affected by the sandbox.
+    ldb.checkpoint(ctlstore_ldb::CheckpointMode::Truncate)
+        .expect("checkpoint");
+    ldb.apply(&[entry(
+        2,
+        r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(1,'ok')"#,
+    )])
+    .expect("normal entries still apply");
+}
+
+#[test]
+fn the_wal_is_checkpointed_past_its_threshold() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = LdbOptions {
+        wal_checkpoint_threshold: 64 * 1024,
+        wal_checkpoint_mode: ctlstore_ldb::CheckpointMode::Truncate,
+        ..Default::default()
+    };
+    let mut ldb = Ldb::open(dir.path().join("ldb.db"), options).expect("open");
+    ldb.apply(&[entry(1, CREATE)]).expect("create");
+    let big = "x".repeat(150);
+    let mut seq = 1;
+    for i in 0..2000 {
+        seq += 1;
+        ldb.apply(&[entry(
+            seq,
+            &format!(r#"REPLACE INTO family1___table1 ("field1","field2") VALUES({i},'{big}')"#),
+        )])
+        .expect("apply");
+    }
+    let wal = std::fs::metadata(ctlstore_ldb::wal_path(ldb.path()))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert!(
+        wal < 4 * 64 * 1024,
+        "WAL kept near its threshold, is {wal} bytes"
+    );
+}
