@@ -20,6 +20,12 @@ pub struct CtldbOptions {
     pub max_connections: u32,
     /// How long to wait for a connection (and, on SQLite, for the write lock).
     pub acquire_timeout: Duration,
+    /// Create or upgrade the schema on connect. Off for a reflector reading a replica, which
+    /// must not (and often cannot) write.
+    pub run_migrations: bool,
+    /// The ledger table read by [`crate::Ctldb::ledger_after`] (ctlstore's
+    /// `-upstream-ledger-table`). Appends always go to `ctlstore_dml_ledger`.
+    pub ledger_table: String,
 }
 
 impl Default for CtldbOptions {
@@ -27,6 +33,8 @@ impl Default for CtldbOptions {
         CtldbOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
+            run_migrations: true,
+            ledger_table: "ctlstore_dml_ledger".into(),
         }
     }
 }

@@ -19,7 +19,8 @@ impl Ctldb {
             Dialect::Postgres => "to_char(leader_ts, 'YYYY-MM-DD HH24:MI:SS')",
         };
         let sql = self.sql(&format!(
-            "SELECT seq, {ts}, statement FROM ctlstore_dml_ledger WHERE seq > ? ORDER BY seq LIMIT ?"
+            "SELECT seq, {ts}, statement FROM {} WHERE seq > ? ORDER BY seq LIMIT ?",
+            self.inner.ledger_table
         ));
         Ok(on_pool!(self.pool(), p => {
             sqlx::query(AssertSqlSafe(sql.as_str()))
@@ -41,9 +42,23 @@ impl Ctldb {
 
     /// The highest seq in the ledger (0 when it is empty).
     pub async fn max_seq(&self) -> Result<i64, CtldbError> {
+        let sql = format!("SELECT MAX(seq) FROM {}", self.inner.ledger_table);
         let seq: Option<i64> = on_pool!(self.pool(), p => {
-            sqlx::query(crate::ddl::LAST_SEQ).fetch_one(p).await?.try_get(0)?
+            sqlx::query(AssertSqlSafe(sql.as_str())).fetch_one(p).await?.try_get(0)?
         });
         Ok(seq.unwrap_or(0))
+    }
+}
+
+impl Ctldb {
+    /// Appends `statement` to the ledger as it is, with no validation: only for tests that play
+    /// a compromised or foreign ctldb (hostile statements, ctlstore's own text).
+    #[doc(hidden)]
+    pub async fn append_raw_ledger_for_tests(&self, statement: &str) -> Result<i64, CtldbError> {
+        let sql = self.sql(crate::ddl::INSERT_LEDGER);
+        on_pool!(self.pool(), p => {
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(statement).execute(p).await?;
+        });
+        self.max_seq().await
     }
 }

@@ -51,6 +51,7 @@ pub struct Ctldb {
 
 struct Inner {
     pool: Pool,
+    ledger_table: String,
     /// Table schemas by `family___table`. Filled on first use, dropped on our own DDL, and
     /// refreshed when a request names a field the cached schema lacks (another executive may
     /// have added it).
@@ -65,15 +66,27 @@ impl Ctldb {
     /// schema up to date.
     pub async fn connect(url: &str, options: CtldbOptions) -> Result<Ctldb, CtldbError> {
         let parsed = parse_ctldb_url(url)?;
+        let valid_table =
+            |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_table(&options.ledger_table) {
+            return Err(CtldbError::InvalidUrl(format!(
+                "invalid ledger table name '{}'",
+                options.ledger_table
+            )));
+        }
         let pool = backend::connect(&parsed, &options).await?;
+        let run_migrations = options.run_migrations;
         let db = Ctldb {
             inner: Arc::new(Inner {
                 pool,
+                ledger_table: options.ledger_table,
                 schemas: RwLock::new(HashMap::new()),
                 verified_writers: RwLock::new(HashMap::new()),
             }),
         };
-        migrate::run(&db).await?;
+        if run_migrations {
+            migrate::run(&db).await?;
+        }
         Ok(db)
     }
 

@@ -1,13 +1,11 @@
 //! Prometheus metrics: names (with units), the process-wide recorder, and the middleware that
 //! counts requests by route and status.
 
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub const REQUESTS: &str = "ctlstore_executive_requests_total";
 pub const REQUEST_SECONDS: &str = "ctlstore_executive_request_seconds";
@@ -16,21 +14,9 @@ pub const LEDGER_SEQ: &str = "ctlstore_executive_ledger_seq";
 pub const LIMIT_REJECTIONS: &str = "ctlstore_executive_limit_rejections_total";
 pub const TABLE_SIZE: &str = "ctlstore_executive_table_size_bytes";
 
-static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-
-/// The recorder, installed on first use. `None` if another recorder owns the process.
-pub fn handle() -> Option<&'static PrometheusHandle> {
-    HANDLE
-        .get_or_init(|| {
-            PrometheusBuilder::new()
-                .set_buckets(&[
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-                ])
-                .ok()?
-                .install_recorder()
-                .ok()
-        })
-        .as_ref()
+/// The process-wide recorder (see `ctlstore-telemetry`).
+pub fn handle() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
+    ctlstore_telemetry::prometheus()
 }
 
 pub async fn track(request: Request, next: Next) -> Response {

@@ -302,10 +302,10 @@ impl Ldb {
     }
 
     fn abandon_batch(&mut self) {
-        if !self.conn.is_autocommit() {
-            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                tracing::error!(error = %e, "roll back the open LDB transaction");
-            }
+        if !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "roll back the open LDB transaction");
         }
         self.open_batch = None;
     }

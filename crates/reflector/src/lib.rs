@@ -1,0 +1,268 @@
+//! The reflector: runs on every host, follows the ledger and applies it to the host's LDB, in
+//! order and exactly once, surviving any crash (the LDB records its seq in the same transaction
+//! as the rows; see `ctlstore-ldb`).
+//!
+//! Sources ([`Source`]): the executive's ledger feed (a long-poll answered the moment an entry
+//! commits: propagation in milliseconds) or direct polling of a ctldb or its read replica
+//! (ctlstore's way: `SELECT ... WHERE seq > ? ORDER BY seq LIMIT n` every poll interval, with
+//! jitter). Source errors are retried with capped exponential backoff; a statement the LDB
+//! refuses or cannot execute halts applying (logged with its seq, reported unhealthy, never
+//! skipped) while the LDB keeps serving reads.
+//!
+//! Entry point: [`run`] with a [`Config`], a shared [`Status`] and a shutdown future;
+//! [`health_router`] serves `/healthz`, `/status` and `/metrics` from that status.
+
+mod health;
+mod source;
+mod status;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ctlstore_ldb::{Ldb, LdbError, LdbOptions};
+use ctlstore_ledger::LedgerEntry;
+
+pub use health::health_router;
+pub use source::{Source, SourceConfig, SourceError};
+pub use status::Status;
+
+/// Metric names, units in the name.
+pub mod metric {
+    pub const SEQ: &str = "ctlstore_reflector_seq";
+    pub const STATEMENTS: &str = "ctlstore_reflector_statements_total";
+    pub const APPLY_SECONDS: &str = "ctlstore_reflector_apply_seconds";
+    pub const LEDGER_LATENCY_SECONDS: &str = "ctlstore_reflector_ledger_latency_seconds";
+    pub const ERRORS: &str = "ctlstore_reflector_errors_total";
+    pub const SKIPPED_SEQS: &str = "ctlstore_reflector_skipped_seqs_total";
+}
+
+/// Everything a reflector needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub ldb_path: PathBuf,
+    pub source: SourceConfig,
+    pub ldb: LdbOptions,
+    /// How long a gap in the sequence is waited on before the missing seqs are treated as
+    /// skipped (rolled-back appends leave permanent gaps; ctlstore re-reads once, after 1 s).
+    pub gap_timeout: Duration,
+    /// Healthy while caught up, or while the last applied entry is at most this old
+    /// (ctlstore `-ledger-latency.max-healty-latency`).
+    pub max_healthy_latency: Duration,
+    /// Optional changelog: path and rotation size in bytes.
+    pub changelog: Option<(PathBuf, u64)>,
+}
+
+impl Config {
+    pub fn new(ldb_path: impl Into<PathBuf>, source: SourceConfig) -> Config {
+        Config {
+            ldb_path: ldb_path.into(),
+            source,
+            ldb: LdbOptions::default(),
+            gap_timeout: Duration::from_secs(1),
+            max_healthy_latency: Duration::from_secs(60),
+            changelog: None,
+        }
+    }
+}
+
+/// Why the reflector stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReflectorError {
+    #[error(transparent)]
+    Ldb(#[from] LdbError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("the LDB worker thread failed: {0}")]
+    Worker(String),
+}
+
+/// Follows the ledger until `shutdown` completes. Returns `Ok` on shutdown; an error only when
+/// the LDB cannot be opened. A poisoned ledger halts applying but not the process: the status
+/// reports it and `run` keeps waiting for shutdown, so the host keeps its LDB and its health
+/// endpoint says what is wrong.
+pub async fn run(
+    config: Config,
+    status: Arc<Status>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ReflectorError> {
+    let path = config.ldb_path.clone();
+    let options = config.ldb.clone();
+    let ldb = tokio::task::spawn_blocking(move || Ldb::open(&path, options))
+        .await
+        .map_err(|e| ReflectorError::Worker(e.to_string()))??;
+    status.set_applied(ldb.seq(), ldb.last_update().ok().flatten());
+    tracing::info!(ldb = %config.ldb_path.display(), seq = ldb.seq(), source = %config.source, "reflector starting");
+    let ldb = Arc::new(Mutex::new(ldb));
+    let mut source = Source::connect(&config.source).await?;
+    tokio::select! {
+        _ = follow(&config, &status, &ldb, &mut source) => {}
+        _ = shutdown => {}
+    }
+    tracing::info!(seq = status.applied_seq(), "reflector stopped");
+    Ok(())
+}
+
+/// The apply loop. Returns only when applying has halted on a poisoned entry.
+async fn follow(config: &Config, status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, source: &mut Source) {
+    let mut backoff = Backoff::new();
+    let mut gap_since: Option<(i64, Instant)> = None;
+    loop {
+        let after = status.applied_seq_including_batch();
+        let fetched = match source.fetch(after).await {
+            Ok(f) => {
+                backoff.reset();
+                f
+            }
+            Err(e) => {
+                metrics::counter!(metric::ERRORS, "kind" => "source").increment(1);
+                status.set_source_error(Some(e.to_string()));
+                let delay = backoff.next();
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "ledger source");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+        };
+        status.set_source_error(None);
+        if let Some(head) = fetched.head {
+            status.set_head(head);
+        }
+        if fetched.entries.is_empty() {
+            status.mark_caught_up();
+            continue;
+        }
+        let entries = match admit_gap(config, &fetched.entries, after, &mut gap_since) {
+            Some(entries) => entries,
+            None => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        match apply(ldb, entries).await {
+            Ok((committed, in_batch_seq, last_update)) => {
+                status.set_applied(committed, last_update);
+                status.set_batch_progress(in_batch_seq);
+                metrics::counter!(metric::STATEMENTS).increment(entries.len() as u64);
+                metrics::gauge!(metric::SEQ).set(committed as f64);
+                if fetched.head.is_none_or(|h| committed >= h) {
+                    status.mark_caught_up();
+                }
+            }
+            Err(e) if e.is_poison() => {
+                // Entries before the refused one committed: report where the LDB really is.
+                if let Ok(l) = ldb.lock() {
+                    status.set_applied(l.seq(), l.last_update().ok().flatten());
+                }
+                status.set_batch_progress(None);
+                metrics::counter!(metric::ERRORS, "kind" => "halted").increment(1);
+                tracing::error!(error = %e, "ledger entry refused: applying halted; the LDB keeps serving reads");
+                status.halt(e.to_string());
+                return;
+            }
+            Err(e) => {
+                metrics::counter!(metric::ERRORS, "kind" => "apply").increment(1);
+                let delay = backoff.next();
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply to the LDB");
+                if let Ok(l) = ldb.lock() {
+                    status.set_applied(l.seq(), l.last_update().ok().flatten());
+                }
+                status.set_batch_progress(None);
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+/// Decides what part of a fetched page to apply when its first entry does not follow `after`:
+/// `None` to wait and re-read, or the entries to apply. Gaps inside a page are handled on the
+/// next round (the page is cut before them).
+fn admit_gap<'a>(
+    config: &Config,
+    entries: &'a [LedgerEntry],
+    after: i64,
+    gap_since: &mut Option<(i64, Instant)>,
+) -> Option<&'a [LedgerEntry]> {
+    let first = entries[0].seq;
+    // A fresh LDB (after == 0) starts wherever the ledger starts.
+    if first != after + 1 && after != 0 {
+        let since = match gap_since {
+            Some((at, t)) if *at == after => *t,
+            _ => {
+                *gap_since = Some((after, Instant::now()));
+                Instant::now()
+            }
+        };
+        if since.elapsed() < config.gap_timeout {
+            return None;
+        }
+        let skipped = first - after - 1;
+        metrics::counter!(metric::SKIPPED_SEQS).increment(skipped as u64);
+        tracing::warn!(
+            after,
+            next = first,
+            skipped,
+            "ledger gap outlived its timeout: treating the missing seqs as skipped"
+        );
+    }
+    *gap_since = None;
+    // Cut at the first gap inside the page.
+    let contiguous = entries
+        .windows(2)
+        .position(|w| w[1].seq != w[0].seq + 1)
+        .map_or(entries.len(), |i| i + 1);
+    Some(&entries[..contiguous])
+}
+
+/// Applies on a blocking thread. Returns (committed seq, seq inside an open batch, last update).
+async fn apply(
+    ldb: &Arc<Mutex<Ldb>>,
+    entries: &[LedgerEntry],
+) -> Result<(i64, Option<i64>, Option<String>), LdbError> {
+    let ldb = ldb.clone();
+    let entries = entries.to_vec();
+    let started = Instant::now();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut l = ldb.lock().map_err(|_| LdbError::Invariant {
+            seq: 0,
+            what: "LDB lock poisoned",
+        })?;
+        let applied = l.apply(&entries)?;
+        let batch = l.in_batch().then(|| l.applied_seq());
+        Ok((applied.committed_seq, batch, l.last_update().ok().flatten()))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(LdbError::Invariant {
+            seq: 0,
+            what: if e.is_panic() {
+                "apply panicked"
+            } else {
+                "apply cancelled"
+            },
+        })
+    });
+    metrics::histogram!(metric::APPLY_SECONDS).record(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Capped exponential backoff with jitter: 100 ms, 200 ms, ... 10 s.
+struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff { attempt: 0 }
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    fn next(&mut self) -> Duration {
+        let base = 100u64.saturating_mul(1 << self.attempt.min(7)).min(10_000);
+        self.attempt += 1;
+        Duration::from_millis(base / 2 + source::jitter_millis(base / 2))
+    }
+}

@@ -1,0 +1,262 @@
+//! Where ledger entries come from: the executive's feed (default) or polling a ctldb.
+
+use std::fmt;
+use std::time::Duration;
+
+use ctlstore_ctldb::{Ctldb, CtldbOptions};
+use ctlstore_ledger::LedgerEntry;
+use serde::Deserialize;
+
+/// How to reach the ledger.
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    /// `GET {executive_url}/ledger?after=N&limit=block&wait=...`: answered at commit.
+    Feed {
+        executive_url: String,
+        wait: Duration,
+        block: i64,
+    },
+    /// `SELECT seq, leader_ts, statement FROM {ledger_table} WHERE seq > ? ORDER BY seq LIMIT
+    /// block` against a ctldb or its read replica; when nothing is new, sleep `interval` ×
+    /// (1 ± `jitter`) (ctlstore's `-poll-interval`, `-poll-jitter-coefficient`).
+    Poll {
+        ctldb_url: String,
+        ledger_table: String,
+        block: i64,
+        interval: Duration,
+        jitter: f64,
+        timeout: Duration,
+    },
+}
+
+impl SourceConfig {
+    pub fn feed(executive_url: impl Into<String>) -> SourceConfig {
+        SourceConfig::Feed {
+            executive_url: executive_url.into(),
+            wait: Duration::from_secs(30),
+            block: 1000,
+        }
+    }
+
+    pub fn poll(ctldb_url: impl Into<String>) -> SourceConfig {
+        SourceConfig::Poll {
+            ctldb_url: ctldb_url.into(),
+            ledger_table: "ctlstore_dml_ledger".into(),
+            block: 100,
+            interval: Duration::from_secs(1),
+            jitter: 0.25,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl fmt::Display for SourceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceConfig::Feed { executive_url, .. } => write!(f, "feed {executive_url}"),
+            // The URL may carry a password: name the kind only.
+            SourceConfig::Poll { ledger_table, .. } => {
+                write!(f, "polling ctldb table {ledger_table}")
+            }
+        }
+    }
+}
+
+/// The source failed; the reflector retries with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("ledger feed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("ledger feed answered {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("ctldb: {0}")]
+    Ctldb(#[from] ctlstore_ctldb::CtldbError),
+    #[error("ctldb poll timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+/// A page of entries.
+pub struct Fetched {
+    pub entries: Vec<LedgerEntry>,
+    /// The newest seq the source knows of, when it says.
+    pub head: Option<i64>,
+}
+
+/// A connected source.
+pub enum Source {
+    Feed {
+        client: reqwest::Client,
+        url: String,
+        wait: Duration,
+        block: i64,
+    },
+    Poll {
+        ctldb: Option<Ctldb>,
+        config: SourceConfig,
+    },
+}
+
+#[derive(Deserialize)]
+struct Page {
+    entries: Vec<PageEntry>,
+    head: i64,
+}
+
+#[derive(Deserialize)]
+struct PageEntry {
+    seq: i64,
+    leader_ts: String,
+    statement: String,
+}
+
+impl Source {
+    /// Prepares the source. A poll source connects lazily, so a reflector starts (and serves its
+    /// LDB) while the ctldb is down.
+    pub async fn connect(config: &SourceConfig) -> Result<Source, SourceError> {
+        Ok(match config {
+            SourceConfig::Feed {
+                executive_url,
+                wait,
+                block,
+            } => {
+                let base = executive_url.trim_end_matches('/');
+                let base = if base.starts_with("http://") || base.starts_with("https://") {
+                    base.to_string()
+                } else {
+                    format!("http://{base}")
+                };
+                let client = reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .build()?;
+                Source::Feed {
+                    client,
+                    url: format!("{base}/ledger"),
+                    wait: *wait,
+                    block: *block,
+                }
+            }
+            SourceConfig::Poll { .. } => Source::Poll {
+                ctldb: None,
+                config: config.clone(),
+            },
+        })
+    }
+
+    // PERFORMANCE-CRITICAL PATH: propagation latency is this call's latency.
+    /// The next entries after `after` (possibly none, after waiting for them).
+    pub async fn fetch(&mut self, after: i64) -> Result<Fetched, SourceError> {
+        match self {
+            Source::Feed {
+                client,
+                url,
+                wait,
+                block,
+            } => {
+                let request = format!(
+                    "{url}?after={after}&limit={block}&wait={}",
+                    wait.as_millis()
+                );
+                let response = client
+                    .get(request)
+                    .timeout(*wait + Duration::from_secs(15))
+                    .send()
+                    .await?;
+                let status = response.status();
+                if !status.is_success() {
+                    let body = response.text().await.unwrap_or_default();
+                    return Err(SourceError::Status {
+                        status: status.as_u16(),
+                        body,
+                    });
+                }
+                let page: Page = response.json().await?;
+                let entries = page
+                    .entries
+                    .into_iter()
+                    .map(|e| LedgerEntry {
+                        seq: e.seq,
+                        leader_ts: e.leader_ts,
+                        statement: e.statement,
+                    })
+                    .collect();
+                Ok(Fetched {
+                    entries,
+                    head: Some(page.head),
+                })
+            }
+            Source::Poll { ctldb, config } => {
+                let SourceConfig::Poll {
+                    ctldb_url,
+                    ledger_table,
+                    block,
+                    interval,
+                    jitter,
+                    timeout,
+                } = config
+                else {
+                    unreachable!("a poll source is built from a poll config")
+                };
+                if ctldb.is_none() {
+                    let options = CtldbOptions {
+                        max_connections: 2,
+                        run_migrations: false,
+                        ledger_table: ledger_table.clone(),
+                        ..CtldbOptions::default()
+                    };
+                    *ctldb = Some(Ctldb::connect(ctldb_url, options).await?);
+                }
+                let Some(db) = ctldb.as_ref() else {
+                    unreachable!("connected above")
+                };
+                let entries = tokio::time::timeout(*timeout, db.ledger_after(after, *block))
+                    .await
+                    .map_err(|_| SourceError::Timeout(*timeout))??;
+                if entries.is_empty() {
+                    tokio::time::sleep(jittered(*interval, *jitter)).await;
+                }
+                Ok(Fetched {
+                    entries,
+                    head: None,
+                })
+            }
+        }
+    }
+}
+
+/// `interval × (1 + coefficient × (2u − 1))`, u uniform in [0, 1): ctlstore's poll jitter.
+fn jittered(interval: Duration, coefficient: f64) -> Duration {
+    let u = jitter_millis(1_000_000) as f64 / 1_000_000.0;
+    interval.mul_f64((1.0 + coefficient.clamp(0.0, 1.0) * (2.0 * u - 1.0)).max(0.0))
+}
+
+/// A pseudo-random number in `[0, max)`: enough to spread hosts' polls apart.
+pub(crate) fn jitter_millis(max: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    if max == 0 {
+        return 0;
+    }
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish() % max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_in_bounds() {
+        for _ in 0..1000 {
+            let d = jittered(Duration::from_secs(1), 0.25);
+            assert!(
+                d >= Duration::from_millis(750) && d <= Duration::from_millis(1250),
+                "{d:?}"
+            );
+        }
+    }
+}
