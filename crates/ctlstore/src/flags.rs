@@ -130,3 +130,207 @@ impl ExecutiveArgs {
         })
     }
 }
+
+/// ctlstore's `-ledger-latency.*` group. Only `max-healty-latency` (sic) means something here:
+/// the ECS attribute machinery does not exist outside ECS; our `/healthz` replaces it.
+#[derive(Args, Debug)]
+pub struct LedgerLatencyFlags {
+    #[arg(long = "ledger-latency.max-healty-latency", env = "CTLSTORE_LEDGER_LATENCY_MAX_HEALTY_LATENCY", default_value = "1m", value_parser = duration)]
+    pub max_healthy_latency: Duration,
+    #[arg(long = "ledger-latency.disable", env = "CTLSTORE_LEDGER_LATENCY_DISABLE", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    latency_disable: Option<String>,
+    #[arg(long = "ledger-latency.disable-ecs-behavior", env = "CTLSTORE_LEDGER_LATENCY_DISABLE_ECS_BEHAVIOR", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    latency_disable_ecs_behavior: Option<String>,
+    #[arg(
+        long = "ledger-latency.attribute-name",
+        env = "CTLSTORE_LEDGER_LATENCY_ATTRIBUTE_NAME",
+        hide = true
+    )]
+    latency_attribute_name: Option<String>,
+    #[arg(
+        long = "ledger-latency.healthy-attribute-value",
+        env = "CTLSTORE_LEDGER_LATENCY_HEALTHY_ATTRIBUTE_VALUE",
+        hide = true
+    )]
+    latency_healthy_attribute_value: Option<String>,
+    #[arg(
+        long = "ledger-latency.unhealth-attribute-value",
+        env = "CTLSTORE_LEDGER_LATENCY_UNHEALTH_ATTRIBUTE_VALUE",
+        hide = true
+    )]
+    latency_unhealth_attribute_value: Option<String>,
+    #[arg(
+        long = "ledger-latency.poll-interval",
+        env = "CTLSTORE_LEDGER_LATENCY_POLL_INTERVAL",
+        hide = true
+    )]
+    latency_poll_interval: Option<String>,
+    #[arg(
+        long = "ledger-latency.aws-region",
+        env = "CTLSTORE_LEDGER_LATENCY_AWS_REGION",
+        hide = true
+    )]
+    latency_aws_region: Option<String>,
+}
+
+impl LedgerLatencyFlags {
+    pub fn log_ignored(&self) {
+        let ignored = [
+            ("ledger-latency.disable", self.latency_disable.is_some()),
+            (
+                "ledger-latency.disable-ecs-behavior",
+                self.latency_disable_ecs_behavior.is_some(),
+            ),
+            (
+                "ledger-latency.attribute-name",
+                self.latency_attribute_name.is_some(),
+            ),
+            (
+                "ledger-latency.healthy-attribute-value",
+                self.latency_healthy_attribute_value.is_some(),
+            ),
+            (
+                "ledger-latency.unhealth-attribute-value",
+                self.latency_unhealth_attribute_value.is_some(),
+            ),
+            (
+                "ledger-latency.poll-interval",
+                self.latency_poll_interval.is_some(),
+            ),
+            (
+                "ledger-latency.aws-region",
+                self.latency_aws_region.is_some(),
+            ),
+        ];
+        let given: Vec<&str> = ignored
+            .into_iter()
+            .filter_map(|(n, set)| set.then_some(n))
+            .collect();
+        if !given.is_empty() {
+            tracing::info!(flags = ?given, "ctlstore ECS flags accepted and ignored: health is served at /healthz");
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ReflectorArgs {
+    /// The LDB file this host serves reads from.
+    #[arg(long, env = "CTLSTORE_LDB_PATH")]
+    pub ldb_path: String,
+    /// Follow the executive's ledger feed (lowest latency). Otherwise --upstream-dsn is polled.
+    #[arg(long, env = "CTLSTORE_EXECUTIVE_URL")]
+    pub executive_url: Option<String>,
+    /// Upstream driver for polling: mysql, sqlite3 or postgres.
+    #[arg(long, env = "CTLSTORE_UPSTREAM_DRIVER")]
+    pub upstream_driver: Option<String>,
+    /// The ctldb (or read replica) to poll: a Go MySQL DSN, a URL, or an SQLite path.
+    #[arg(long, env = "CTLSTORE_UPSTREAM_DSN")]
+    pub upstream_dsn: Option<String>,
+    #[arg(
+        long,
+        env = "CTLSTORE_UPSTREAM_LEDGER_TABLE",
+        default_value = "ctlstore_dml_ledger"
+    )]
+    pub upstream_ledger_table: String,
+    /// Write a JSON-lines changelog of row changes here (empty: off).
+    #[arg(long, env = "CTLSTORE_CHANGELOG_PATH", default_value = "")]
+    pub changelog_path: String,
+    /// Rotate the changelog at this many bytes.
+    #[arg(long, env = "CTLSTORE_CHANGELOG_SIZE", default_value_t = 1_048_576)]
+    pub changelog_size: u64,
+    /// Snapshot to start from when the LDB does not exist yet.
+    #[arg(long, env = "CTLSTORE_BOOTSTRAP_URL", default_value = "")]
+    pub bootstrap_url: String,
+    #[arg(long, env = "CTLSTORE_BOOTSTRAP_REGION", default_value = "")]
+    pub bootstrap_region: String,
+    /// How long to sleep when a poll found nothing new (Go duration).
+    #[arg(long, env = "CTLSTORE_POLL_INTERVAL", default_value = "1s", value_parser = duration)]
+    pub poll_interval: Duration,
+    #[arg(long, env = "CTLSTORE_POLL_JITTER_COEFFICIENT", default_value_t = 0.25)]
+    pub poll_jitter_coefficient: f64,
+    #[arg(long, env = "CTLSTORE_POLL_TIMEOUT", default_value = "5s", value_parser = duration)]
+    pub poll_timeout: Duration,
+    /// Ledger entries per poll query (feed pages are ten times larger).
+    #[arg(long, env = "CTLSTORE_QUERY_BLOCK_SIZE", default_value_t = 100)]
+    pub query_block_size: i64,
+    /// How long a sequence gap is waited on before it is treated as skipped (Go duration).
+    #[arg(long, env = "CTLSTORE_GAP_TIMEOUT", default_value = "1s", value_parser = duration)]
+    pub gap_timeout: Duration,
+    /// Serve /healthz, /status and /metrics here (empty: off).
+    #[arg(long, env = "CTLSTORE_METRICS_BIND", default_value = "")]
+    pub metrics_bind: String,
+    /// ctlstore's WAL monitor interval; checkpoints here happen after each applied page.
+    #[arg(long, env = "CTLSTORE_WAL_POLL_INTERVAL", default_value = "0", value_parser = duration, hide = true)]
+    pub wal_poll_interval: Duration,
+    #[arg(
+        long,
+        env = "CTLSTORE_WAL_CHECKPOINT_THRESHOLD_SIZE",
+        default_value_t = 8_388_608
+    )]
+    pub wal_checkpoint_threshold_size: u64,
+    /// PASSIVE, FULL, RESTART or TRUNCATE.
+    #[arg(long, env = "CTLSTORE_WAL_CHECKPOINT_TYPE", default_value = "PASSIVE")]
+    pub wal_checkpoint_type: String,
+    /// SQLite busy timeout for the LDB, ms (0: 5000, go-sqlite3's default).
+    #[arg(long, env = "CTLSTORE_BUSY_TIMEOUT_MS", default_value_t = 0)]
+    pub busy_timeout_ms: u64,
+    #[arg(long, env = "CTLSTORE_DEBUG", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub debug: bool,
+    #[command(flatten)]
+    pub ledger_latency: LedgerLatencyFlags,
+    #[command(flatten)]
+    pub ignored: IgnoredFlags,
+}
+
+impl ReflectorArgs {
+    pub fn config(&self) -> anyhow::Result<ctlstore_reflector::Config> {
+        use ctlstore_reflector::SourceConfig;
+        let source = match (&self.executive_url, &self.upstream_dsn) {
+            (Some(url), _) if !url.is_empty() => SourceConfig::Feed {
+                executive_url: url.clone(),
+                wait: Duration::from_secs(30),
+                block: (self.query_block_size * 10).clamp(1, 10_000),
+            },
+            (_, Some(dsn)) if !dsn.is_empty() => SourceConfig::Poll {
+                ctldb_url: upstream_url(self.upstream_driver.as_deref(), dsn)?,
+                ledger_table: self.upstream_ledger_table.clone(),
+                block: self.query_block_size.max(1),
+                interval: self.poll_interval,
+                jitter: self.poll_jitter_coefficient,
+                timeout: self.poll_timeout,
+            },
+            _ => anyhow::bail!(
+                "give --executive-url (the ledger feed) or --upstream-driver and --upstream-dsn (polling)"
+            ),
+        };
+        let mut config = ctlstore_reflector::Config::new(&self.ldb_path, source);
+        config.gap_timeout = self.gap_timeout;
+        config.max_healthy_latency = self.ledger_latency.max_healthy_latency;
+        config.ldb.wal_checkpoint_threshold = self.wal_checkpoint_threshold_size;
+        config.ldb.wal_checkpoint_mode =
+            ctlstore_ldb::CheckpointMode::parse(&self.wal_checkpoint_type).ok_or_else(|| {
+                anyhow::anyhow!("--wal-checkpoint-type must be PASSIVE, FULL, RESTART or TRUNCATE")
+            })?;
+        if self.busy_timeout_ms > 0 {
+            config.ldb.busy_timeout = Duration::from_millis(self.busy_timeout_ms);
+        }
+        if !self.changelog_path.is_empty() && self.changelog_size > 0 {
+            config.changelog = Some((self.changelog_path.clone().into(), self.changelog_size));
+        }
+        Ok(config)
+    }
+}
+
+/// ctlstore's `-upstream-driver` + `-upstream-dsn` as a ctldb URL.
+fn upstream_url(driver: Option<&str>, dsn: &str) -> anyhow::Result<String> {
+    Ok(match driver.unwrap_or("") {
+        "sqlite3" | "sqlite" => {
+            let path = dsn.strip_prefix("file:").unwrap_or(dsn);
+            format!("sqlite:{}", path.split('?').next().unwrap_or(path))
+        }
+        "mysql" | "postgres" | "postgresql" | "" => dsn.to_string(),
+        other => {
+            anyhow::bail!("--upstream-driver must be mysql, sqlite3 or postgres, got '{other}'")
+        }
+    })
+}

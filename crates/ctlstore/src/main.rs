@@ -31,6 +31,8 @@ enum Command {
     },
     /// Run the executive: the write API and the ledger feed.
     Executive(Box<flags::ExecutiveArgs>),
+    /// Run a reflector: follow the ledger into this host's LDB.
+    Reflector(Box<flags::ReflectorArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,7 +63,38 @@ fn main() -> anyhow::Result<()> {
                 anyhow::Ok(())
             })?;
         }
+        Command::Reflector(args) => {
+            init_tracing(args.debug);
+            args.ignored.log_ignored();
+            args.ledger_latency.log_ignored();
+            if !args.bootstrap_url.is_empty() {
+                tracing::warn!(url = %args.bootstrap_url, "--bootstrap-url is accepted but bootstrapping from snapshots is not implemented yet: replaying the ledger");
+            }
+            let config = args.config()?;
+            runtime.block_on(run_reflector(config, &args.metrics_bind))?;
+        }
     }
+    Ok(())
+}
+
+async fn run_reflector(
+    config: ctlstore_reflector::Config,
+    metrics_bind: &str,
+) -> anyhow::Result<()> {
+    let status = std::sync::Arc::new(ctlstore_reflector::Status::new(config.max_healthy_latency));
+    if !metrics_bind.is_empty() {
+        let listener = tokio::net::TcpListener::bind(metrics_bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("bind {metrics_bind}: {e}"))?;
+        tracing::info!(bind = %listener.local_addr()?, "reflector health and metrics listening");
+        let app = ctlstore_reflector::health_router(status.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "health endpoint stopped");
+            }
+        });
+    }
+    ctlstore_reflector::run(config, status, shutdown_signal()).await?;
     Ok(())
 }
 
@@ -110,4 +143,27 @@ fn init_tracing(debug: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ctlstore_command_lines_parse() {
+        use clap::Parser;
+        let parse = |line: &str| {
+            super::Cli::try_parse_from(super::goflags::normalise(line.split(' ').map(String::from)))
+        };
+        parse("ctlstore executive -bind 0.0.0.0:3000 -ctldb ctldb:ctldbpw@tcp(mysql:3306)/ctldb?collation=utf8mb4_unicode_ci -enable-destructive-schema-changes -writer-limit-period 1m -dogstatsd.address statsd:8125")
+            .expect("executive");
+        parse("ctlstore reflector -ldb-path /var/spool/ctlstore/ldb.db -upstream-driver mysql -upstream-dsn ctldb:ctldbpw@tcp(mysql:3306)/ctldb -changelog-path /var/spool/ctlstore/changelog -bootstrap-url s3://b/k.db.gz -ledger-latency.disable -metrics-bind 0.0.0.0:9090 -poll-interval 1s -wal-checkpoint-type TRUNCATE")
+            .expect("reflector");
+        assert!(parse("ctlstore reflector -no-such-flag x").is_err());
+    }
 }
