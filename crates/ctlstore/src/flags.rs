@@ -315,7 +315,7 @@ impl ReflectorArgs {
             config.ldb.busy_timeout = Duration::from_millis(self.busy_timeout_ms);
         }
         if !self.changelog_path.is_empty() && self.changelog_size > 0 {
-            config.changelog = Some((self.changelog_path.clone().into(), self.changelog_size));
+            config.ldb.changelog = Some((self.changelog_path.clone().into(), self.changelog_size));
         }
         Ok(config)
     }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use ctlstore_ledger::{LedgerEntry, Statement};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::Changelog;
+use crate::capture::ChangeCapture;
 use crate::layout::{ADVANCE_SEQ, CREATE_BOOKKEEPING, SET_LAST_UPDATE, go_timestamp};
 use crate::sandbox::Sandbox;
 
@@ -49,6 +51,8 @@ pub struct LdbOptions {
     pub wal_checkpoint_threshold: u64,
     /// The checkpoint mode (ctlstore `-wal-checkpoint-type`).
     pub wal_checkpoint_mode: CheckpointMode,
+    /// Write ctlstore's changelog of row changes: path and rotation size in bytes.
+    pub changelog: Option<(PathBuf, u64)>,
 }
 
 impl Default for LdbOptions {
@@ -57,6 +61,7 @@ impl Default for LdbOptions {
             busy_timeout: Duration::from_secs(5),
             wal_checkpoint_threshold: 8 * 1024 * 1024,
             wal_checkpoint_mode: CheckpointMode::Passive,
+            changelog: None,
         }
     }
 }
@@ -124,6 +129,7 @@ pub struct Ldb {
     committed: i64,
     /// Seq of the last entry applied inside the open batch, if a batch is open.
     open_batch: Option<i64>,
+    changes: Option<ChangeCapture>,
 }
 
 impl Ldb {
@@ -155,6 +161,12 @@ impl Ldb {
         let sandbox = Sandbox::default();
         sandbox.install(&conn).map_err(open_err)?;
         let committed = read_seq(&conn).map_err(open_err)?;
+        let changes = match &options.changelog {
+            Some((log, size)) => {
+                Some(ChangeCapture::install(&conn, Changelog::new(log, *size)).map_err(open_err)?)
+            }
+            None => None,
+        };
         Ok(Ldb {
             conn,
             path,
@@ -162,6 +174,7 @@ impl Ldb {
             options,
             committed,
             open_batch: None,
+            changes,
         })
     }
 
@@ -255,6 +268,13 @@ impl Ldb {
                 }
                 self.track(entry)?;
                 self.run_ledger_sql(entry.seq, sql)?;
+                // ctlstore writes the changelog after each ledger row, even inside a batch.
+                if let Some(changes) = self.changes.as_mut() {
+                    changes.flush(&self.conn);
+                    if is_ddl(sql) {
+                        changes.rebuild_triggers(&self.conn)?;
+                    }
+                }
                 if own_transaction {
                     self.conn.execute_batch("COMMIT")?;
                     self.committed = entry.seq;
@@ -302,6 +322,9 @@ impl Ldb {
     }
 
     fn abandon_batch(&mut self) {
+        if let Some(changes) = &self.changes {
+            changes.discard(&self.conn);
+        }
         if !self.conn.is_autocommit()
             && let Err(e) = self.conn.execute_batch("ROLLBACK")
         {
@@ -349,6 +372,11 @@ impl Drop for Ldb {
     fn drop(&mut self) {
         self.abandon_batch();
     }
+}
+
+fn is_ddl(sql: &str) -> bool {
+    let head = sql.trim_start().get(..6).unwrap_or("").to_ascii_uppercase();
+    matches!(head.as_str(), "CREATE" | "ALTER " | "DROP T" | "DROP I")
 }
 
 /// The WAL file beside an LDB.

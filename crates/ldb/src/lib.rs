@@ -18,6 +18,7 @@
 //! a blocking thread.
 
 mod apply;
+mod capture;
 mod changelog;
 mod layout;
 mod sandbox;

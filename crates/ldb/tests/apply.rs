@@ -278,3 +278,56 @@ fn the_wal_is_checkpointed_past_its_threshold() {
         "WAL kept near its threshold, is {wal} bytes"
     );
 }
+
+#[test]
+fn the_changelog_records_every_changed_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("changelog");
+    let options = LdbOptions {
+        changelog: Some((log.clone(), 1 << 20)),
+        ..Default::default()
+    };
+    let mut ldb = Ldb::open(dir.path().join("ldb.db"), options).expect("open");
+    ldb.apply(&[
+        entry(
+            1,
+            "CREATE TABLE family1___table1234 (field1 INTEGER PRIMARY KEY, field2 VARCHAR);",
+        ),
+        entry(2, "INSERT INTO family1___table1234 VALUES (1234, 'x')"),
+        entry(3, "--- BEGIN"),
+        entry(4, "REPLACE INTO family1___table1234 VALUES (1234, 'y')"),
+        entry(5, "DELETE FROM family1___table1234 WHERE field1 = 1234"),
+        entry(6, "--- COMMIT"),
+        entry(
+            7,
+            r#"CREATE TABLE family1___blobs ("k" BLOB(255), PRIMARY KEY("k"));"#,
+        ),
+        entry(
+            8,
+            r#"REPLACE INTO family1___blobs ("k") VALUES(x'deadbeef')"#,
+        ),
+    ])
+    .expect("apply");
+    let text = std::fs::read_to_string(&log).expect("changelog");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        r#"{"seq":1,"family":"family1","table":"table1234","key":[{"name":"field1","type":"INTEGER","value":1234}]}"#
+    );
+    assert_eq!(
+        lines.len(),
+        5,
+        "insert; replace = delete + insert; delete; blob insert: {text}"
+    );
+    assert!(
+        lines[4].contains(r#""type":"BLOB(255)","value":"3q2+7w=="#),
+        "{}",
+        lines[4]
+    );
+    assert!(
+        lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.starts_with(&format!("{{\"seq\":{},", i + 1)))
+    );
+}

@@ -50,8 +50,6 @@ pub struct Config {
     /// Healthy while caught up, or while the last applied entry is at most this old
     /// (ctlstore `-ledger-latency.max-healty-latency`).
     pub max_healthy_latency: Duration,
-    /// Optional changelog: path and rotation size in bytes.
-    pub changelog: Option<(PathBuf, u64)>,
 }
 
 impl Config {
@@ -62,7 +60,6 @@ impl Config {
             ldb: LdbOptions::default(),
             gap_timeout: Duration::from_secs(1),
             max_healthy_latency: Duration::from_secs(60),
-            changelog: None,
         }
     }
 }
