@@ -331,3 +331,37 @@ fn the_changelog_records_every_changed_key() {
             .all(|(i, l)| l.starts_with(&format!("{{\"seq\":{},", i + 1)))
     );
 }
+
+#[test]
+fn we_carry_on_from_an_ldb_written_by_ctlstore() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ldb.db");
+    {
+        // What ctlstore's reflector leaves behind: its DDL, its seq, go-sqlite3's timestamp.
+        let c = Connection::open(&path).expect("create");
+        c.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE _ldb_seq (id INTEGER PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);
+             CREATE TABLE _ldb_last_update (name STRING PRIMARY KEY NOT NULL, timestamp DATETIME NOT NULL);
+             INSERT INTO _ldb_seq VALUES (1, 41);
+             INSERT INTO _ldb_last_update VALUES ('ledger', '2024-02-07 14:04:32.123456789-08:00');
+             CREATE TABLE family1___table1 (field1 INTEGER PRIMARY KEY, field2 VARCHAR);
+             INSERT INTO family1___table1 VALUES (1, 'from ctlstore');",
+        )
+        .expect("ctlstore's LDB");
+    }
+    let mut ldb = Ldb::open(&path, LdbOptions::default()).expect("open ctlstore's LDB");
+    assert_eq!(ldb.seq(), 41);
+    assert!(matches!(
+        ldb.apply(&[entry(41, "DELETE FROM family1___table1")]),
+        Err(LdbError::Replay { .. })
+    ));
+    ldb.apply(&[entry(
+        42,
+        "REPLACE INTO family1___table1 VALUES (2, 'from us')",
+    )])
+    .expect("carry on");
+    let c = reader(&ldb);
+    assert_eq!(count(&c, "family1___table1"), 2);
+    assert_eq!(seq_of(&c), 42);
+}

@@ -130,7 +130,10 @@ async fn follow(config: &Config, status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, so
             continue;
         }
         let entries = match admit_gap(config, &fetched.entries, after, &mut gap_since) {
-            Some(entries) => entries,
+            Some((entries, skipped)) => {
+                status.add_skipped(skipped);
+                entries
+            }
             None => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
@@ -179,8 +182,9 @@ fn admit_gap<'a>(
     entries: &'a [LedgerEntry],
     after: i64,
     gap_since: &mut Option<(i64, Instant)>,
-) -> Option<&'a [LedgerEntry]> {
+) -> Option<(&'a [LedgerEntry], u64)> {
     let first = entries[0].seq;
+    let mut skipped = 0;
     // A fresh LDB (after == 0) starts wherever the ledger starts.
     if first != after + 1 && after != 0 {
         let since = match gap_since {
@@ -193,8 +197,8 @@ fn admit_gap<'a>(
         if since.elapsed() < config.gap_timeout {
             return None;
         }
-        let skipped = first - after - 1;
-        metrics::counter!(metric::SKIPPED_SEQS).increment(skipped as u64);
+        skipped = (first - after - 1) as u64;
+        metrics::counter!(metric::SKIPPED_SEQS).increment(skipped);
         tracing::warn!(
             after,
             next = first,
@@ -208,7 +212,7 @@ fn admit_gap<'a>(
         .windows(2)
         .position(|w| w[1].seq != w[0].seq + 1)
         .map_or(entries.len(), |i| i + 1);
-    Some(&entries[..contiguous])
+    Some((&entries[..contiguous], skipped))
 }
 
 /// Applies on a blocking thread. Returns (committed seq, seq inside an open batch, last update).

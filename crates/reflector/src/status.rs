@@ -13,6 +13,8 @@ struct State {
     head: Option<i64>,
     caught_up_at: Option<Instant>,
     source_error: Option<String>,
+    source_failures: u64,
+    skipped_seqs: u64,
     halted: Option<String>,
 }
 
@@ -32,6 +34,10 @@ pub struct Report {
     pub last_update: Option<String>,
     pub ledger_latency_seconds: Option<f64>,
     pub source_error: Option<String>,
+    /// Failed fetches since start (each followed by a backoff sleep).
+    pub source_failures: u64,
+    /// Seqs given up on as gaps since start.
+    pub skipped_seqs: u64,
     pub halted: Option<String>,
 }
 
@@ -84,7 +90,16 @@ impl Status {
     }
 
     pub(crate) fn set_source_error(&self, error: Option<String>) {
-        self.with(|s| s.source_error = error);
+        self.with(|s| {
+            if error.is_some() {
+                s.source_failures += 1;
+            }
+            s.source_error = error;
+        });
+    }
+
+    pub(crate) fn add_skipped(&self, n: u64) {
+        self.with(|s| s.skipped_seqs += n);
     }
 
     pub(crate) fn halt(&self, why: String) {
@@ -127,6 +142,8 @@ impl Status {
                 last_update: s.last_update.clone(),
                 ledger_latency_seconds: latency.map(|l| l.as_secs_f64()),
                 source_error: s.source_error.clone(),
+                source_failures: s.source_failures,
+                skipped_seqs: s.skipped_seqs,
                 halted: s.halted.clone(),
             }
         })

@@ -324,3 +324,62 @@ async fn a_hostile_entry_halts_without_harm(backend: Backend) {
     let _ = exec.stop.send(());
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_dead_source_is_retried_with_backoff_not_a_busy_loop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Nothing listens on port 9 of localhost.
+    let reflector = start_reflector(
+        &dir.path().join("ldb.db"),
+        SourceConfig::feed("http://127.0.0.1:9"),
+    );
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let report = reflector.status.report();
+    assert!(report.source_error.is_some(), "{report:?}");
+    assert!(
+        (2..=8).contains(&report.source_failures),
+        "backoff: {} attempts in 1.6 s",
+        report.source_failures
+    );
+    assert!(
+        !report.healthy,
+        "a reflector that cannot reach its source is not healthy"
+    );
+    reflector.stop().await;
+}
+
+#[tokio::test]
+async fn a_gap_is_waited_on_then_skipped() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let ctldb = Ctldb::connect(&db.url, CtldbOptions::default())
+        .await
+        .expect("ctldb");
+    ctldb
+        .append_raw_ledger_for_tests(
+            r#"CREATE TABLE fam___alpha ("id" INTEGER, PRIMARY KEY("id"));"#,
+        )
+        .await
+        .expect("entry");
+    // A rolled-back append leaves a hole: seqs 2..=4 never commit.
+    let path = db.url.trim_start_matches("sqlite:").to_string();
+    let raw = rusqlite::Connection::open(&path).expect("open the ctldb file");
+    raw.execute(r#"INSERT INTO ctlstore_dml_ledger (seq, statement) VALUES (5, 'REPLACE INTO fam___alpha ("id") VALUES(1)')"#, [])
+        .expect("insert after a gap");
+    drop(raw);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut source = SourceConfig::poll(&db.url);
+    if let SourceConfig::Poll { interval, .. } = &mut source {
+        *interval = Duration::from_millis(20);
+    }
+    let reflector = start_reflector(&dir.path().join("ldb.db"), source);
+    reflector.wait_for(1).await;
+    let started = Instant::now();
+    reflector.wait_for(5).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "the gap was waited on for its timeout"
+    );
+    assert_eq!(reflector.status.report().skipped_seqs, 3);
+    reflector.stop().await;
+    db.cleanup().await;
+}
