@@ -1,98 +1,191 @@
-//! The reader library: what an application links to read its host's LDB.
+//! The reader library: what an application links to read its host's LDB in microseconds,
+//! whether or not the executive, the ctldb or the network are up.
+//!
+//! ```no_run
+//! use ctlstore_reader::{Key, Reader};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Flag { name: String, enabled: i64 }
+//!
+//! let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+//! let flag: Option<Flag> = reader.get_row_by_key("demo", "flags", &[Key::from("new-ui")])?;
+//! println!("stale by {:?}", reader.ledger_latency()?);
+//! # Ok::<(), ctlstore_reader::ReaderError>(())
+//! ```
+//!
+//! Threads: a [`Reader`] is `Send + Sync`; share one (in an `Arc`) across threads. Each call
+//! borrows one of a small pool of read-only SQLite connections, so calls from many threads run
+//! in parallel, and a read never blocks on the reflector's writes (WAL). Prepared statements and
+//! primary-key metadata are cached per connection; the metadata is dropped when the LDB's schema
+//! changes. When the LDB file is replaced (a bootstrap from a snapshot, a rotation), the reader
+//! notices within a second and reopens, without failing reads. Replace an LDB by renaming a
+//! complete file over it after the old file's writer has checkpointed its WAL (TRUNCATE) and
+//! closed: a WAL left beside the path would otherwise be replayed onto the new file.
 //!
 //! Architecture invariant: no async runtime, no HTTP, no sqlx in this crate's dependency tree
 //! (checked by `.ci/run`); an application gets rusqlite and serde, nothing heavier.
 
+mod de;
+mod key;
+mod pool;
+
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+pub use ctlstore_ldb::DEFAULT_LDB_PATH;
+pub use ctlstore_schema::Value;
+pub use key::Key;
+use pool::Pool;
 
-/// The LDB's default location, as ctlstore's (`/var/spool/ctlstore/ldb.db`).
-pub const DEFAULT_LDB_PATH: &str = "/var/spool/ctlstore/ldb.db";
+/// ctlstore's environment variable for the LDB directory.
+pub const CTLSTORE_PATH_ENV: &str = "CTLSTORE_PATH";
 
-/// Errors of the reader.
+/// A row as column → value (bytes for `binary`/`bytestring`, text, integers, reals, NULL).
+pub type Row = std::collections::BTreeMap<String, Value>;
+
+/// Errors of the reader. Every variant says what is wrong with the call or the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReaderError {
     #[error("no LDB found at {0}")]
     NotFound(PathBuf),
+    #[error("invalid name: {0}")]
+    Name(#[from] ctlstore_schema::NameError),
+    #[error("Table not found: {0}")]
+    TableNotFound(String),
+    #[error("table {0} has no primary key")]
+    NoPrimaryKey(String),
+    #[error("table {table} has {expected} key fields, {got} given")]
+    KeyArity {
+        table: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("too many keys supplied for table {table}'s primary key ({got} > {expected})")]
+    TooManyKeys {
+        table: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("key field '{field}' of table {table} is {expected}, got {got}")]
+    KeyType {
+        table: String,
+        field: String,
+        expected: String,
+        got: &'static str,
+    },
+    #[error("no ledger updates have been received yet")]
+    NoLedgerUpdates,
+    #[error("cannot deserialize a row of {table}: {message}")]
+    Deserialize { table: String, message: String },
     #[error("LDB error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
 
-/// A read-only handle on an LDB.
+/// A read-only handle on an LDB. See the crate docs.
 pub struct Reader {
-    conn: Connection,
-    path: PathBuf,
+    pool: Pool,
 }
 
 impl Reader {
     /// Opens the LDB at `path` read-only.
     pub fn open(path: impl AsRef<Path>) -> Result<Reader, ReaderError> {
-        let path = path.as_ref().to_path_buf();
-        if !path.exists() {
-            return Err(ReaderError::NotFound(path));
-        }
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        Ok(Reader { conn, path })
+        Ok(Reader {
+            pool: Pool::open(path.as_ref())?,
+        })
+    }
+
+    /// Opens the LDB where ctlstore's reader looks: `$CTLSTORE_PATH/ldb.db`, else
+    /// `/var/spool/ctlstore/ldb.db`.
+    pub fn open_default() -> Result<Reader, ReaderError> {
+        Reader::open(default_path())
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.pool.path()
+    }
+
+    // PERFORMANCE-CRITICAL PATH: a point read.
+    /// The row of `family.table` with primary key `key` (every key field, in key order),
+    /// deserialized into `T` (a struct with fields named like the columns, a map, ...).
+    pub fn get_row_by_key<T: serde::de::DeserializeOwned>(
+        &self,
+        family: &str,
+        table: &str,
+        key: &[Key],
+    ) -> Result<Option<T>, ReaderError> {
+        self.pool.with(|c| {
+            c.get_row(family, table, key, true)
+                .map(|rows| rows.into_iter().next())
+        })
+    }
+
+    /// The row as a column → value map.
+    pub fn get_row(
+        &self,
+        family: &str,
+        table: &str,
+        key: &[Key],
+    ) -> Result<Option<Row>, ReaderError> {
+        self.pool.with(|c| {
+            c.get_row_values(family, table, key, true)
+                .map(|rows| rows.into_iter().next())
+        })
+    }
+
+    /// Like [`Reader::rows_by_key_prefix`], as column → value maps.
+    pub fn rows_by_key_prefix_values(
+        &self,
+        family: &str,
+        table: &str,
+        prefix: &[Key],
+    ) -> Result<Vec<Row>, ReaderError> {
+        self.pool
+            .with(|c| c.get_row_values(family, table, prefix, false))
+    }
+
+    /// Every row whose first `prefix.len()` key fields equal `prefix` (all rows for an empty
+    /// prefix), in key order.
+    pub fn rows_by_key_prefix<T: serde::de::DeserializeOwned>(
+        &self,
+        family: &str,
+        table: &str,
+        prefix: &[Key],
+    ) -> Result<std::vec::IntoIter<T>, ReaderError> {
+        self.pool
+            .with(|c| c.get_row(family, table, prefix, false))
+            .map(Vec::into_iter)
+    }
+
+    /// How stale this host is: now minus the leader timestamp of the last applied entry.
+    pub fn ledger_latency(&self) -> Result<Duration, ReaderError> {
+        let ts = self
+            .pool
+            .with(|c| c.last_update())?
+            .ok_or(ReaderError::NoLedgerUpdates)?;
+        let at = ctlstore_ldb::parse_timestamp(&ts).ok_or(ReaderError::NoLedgerUpdates)?;
+        Ok(SystemTime::now().duration_since(at).unwrap_or_default())
     }
 
     /// The last ledger sequence applied to this LDB (0 before the first).
     pub fn last_sequence(&self) -> Result<i64, ReaderError> {
-        let seq = self
-            .conn
-            .query_row("SELECT seq FROM _ldb_seq WHERE id = 1", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .optional();
-        match seq {
-            Ok(s) => Ok(s.unwrap_or(0)),
-            Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.contains("no such table") => {
-                Ok(0)
-            }
-            Err(e) => Err(e.into()),
-        }
+        self.pool.with(|c| c.last_sequence())
+    }
+
+    /// Whether the LDB has applied at least one entry (ctlstore's `Ping`).
+    pub fn ping(&self) -> bool {
+        self.pool.with(|c| c.has_sequence()).unwrap_or(false)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `$CTLSTORE_PATH/ldb.db`, else ctlstore's default.
+pub fn default_path() -> PathBuf {
+    default_path_for(std::env::var_os(CTLSTORE_PATH_ENV))
+}
 
-    #[test]
-    fn reads_the_sequence_of_a_ctlstore_ldb() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("ldb.db");
-        assert!(matches!(Reader::open(&path), Err(ReaderError::NotFound(_))));
-        let w = Connection::open(&path).expect("create");
-        w.execute_batch("CREATE TABLE other (x INTEGER)")
-            .expect("create");
-        assert_eq!(
-            Reader::open(&path)
-                .expect("open")
-                .last_sequence()
-                .expect("seq"),
-            0
-        );
-        w.execute_batch(
-            "CREATE TABLE _ldb_seq (id INTEGER PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);
-             INSERT INTO _ldb_seq VALUES (1, 42);",
-        )
-        .expect("ctlstore's layout");
-        assert_eq!(
-            Reader::open(&path)
-                .expect("open")
-                .last_sequence()
-                .expect("seq"),
-            42
-        );
+/// The default path for a given value of `CTLSTORE_PATH`.
+pub fn default_path_for(ctlstore_path: Option<std::ffi::OsString>) -> PathBuf {
+    match ctlstore_path {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("ldb.db"),
+        _ => PathBuf::from(DEFAULT_LDB_PATH),
     }
 }

@@ -1,0 +1,373 @@
+//! The connection pool behind a [`crate::Reader`], and what each connection caches.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ctlstore_schema::{FamilyName, FieldType, TableName, ldb_table_name};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter};
+
+use crate::{Key, ReaderError, Row, Value};
+
+/// How often a connection looks at the file's identity and the schema version. Checking on
+/// every read would cost a system call per read; once a second notices a replaced LDB quickly.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Idle connections kept for reuse.
+const MAX_IDLE: usize = 32;
+
+/// A file's identity: a replacement (rename over the path) changes it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct FileId(u64, u64);
+
+fn file_id(path: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| FileId(m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path)
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .map(|t| {
+                let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                FileId(d.as_secs(), u64::from(d.subsec_nanos()))
+            })
+    }
+}
+
+pub(crate) struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Conn>>,
+    /// Bumped when the file at `path` is found to be a different file.
+    generation: AtomicU64,
+    identity: Mutex<Option<FileId>>,
+}
+
+impl Pool {
+    pub fn open(path: &Path) -> Result<Pool, ReaderError> {
+        let identity = file_id(path).ok_or_else(|| ReaderError::NotFound(path.to_path_buf()))?;
+        let pool = Pool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            identity: Mutex::new(Some(identity)),
+        };
+        let first = pool.connect()?;
+        pool.put_back(first);
+        Ok(pool)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self) -> Result<Conn, ReaderError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| match file_id(&self.path) {
+            None => ReaderError::NotFound(self.path.clone()),
+            Some(_) => ReaderError::Sqlite(e),
+        })?;
+        // Readers never checkpoint: the reflector owns the WAL (ctlstore does the same).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(Conn {
+            conn,
+            generation: self.generation.load(Ordering::Acquire),
+            tables: HashMap::new(),
+            schema_version: None,
+            checked: Instant::now(),
+        })
+    }
+
+    fn put_back(&self, conn: Conn) {
+        if conn.generation != self.generation.load(Ordering::Acquire) {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(conn);
+        }
+    }
+
+    /// Looks at the file: if it was replaced, every connection opened before is retired.
+    fn check_file(&self) {
+        let now = file_id(&self.path);
+        if let Ok(mut known) = self.identity.lock()
+            && now.is_some()
+            && *known != now
+        {
+            *known = now;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<T, ReaderError>,
+    ) -> Result<T, ReaderError> {
+        let idle = self.idle.lock().ok().and_then(|mut i| i.pop());
+        let mut conn = match idle {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        if conn.checked.elapsed() >= CHECK_EVERY {
+            self.check_file();
+            conn.checked = Instant::now();
+            conn.check_schema()?;
+        }
+        if conn.generation != self.generation.load(Ordering::Acquire) {
+            conn = self.connect()?;
+        }
+        let result = f(&mut conn);
+        self.put_back(conn);
+        result
+    }
+}
+
+/// A table's primary key as the reader needs it.
+struct TableMeta {
+    name: String,
+    /// Key columns in PRIMARY KEY order (ctlstore's reader: `ORDER BY pk`).
+    keys: Vec<(String, FieldType)>,
+}
+
+pub(crate) struct Conn {
+    conn: Connection,
+    generation: u64,
+    tables: HashMap<String, std::sync::Arc<TableMeta>>,
+    schema_version: Option<i64>,
+    checked: Instant,
+}
+
+/// The field type of a declared SQLite column type: ctlstore's names first, SQLite's affinity
+/// rules for anything else (ctlstore's own tests declare plain `VARCHAR`).
+fn field_type_of(declared: &str) -> FieldType {
+    if let Some(t) = FieldType::from_catalog_type(declared) {
+        return t;
+    }
+    let d = declared.to_ascii_uppercase();
+    if d.contains("INT") {
+        FieldType::Integer
+    } else if d.contains("BLOB") || d.contains("BINARY") {
+        FieldType::Bytestring
+    } else if d.contains("REAL") || d.contains("FLOA") || d.contains("DOUB") {
+        FieldType::Decimal
+    } else {
+        FieldType::String
+    }
+}
+
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl Conn {
+    /// Drops cached key metadata when the schema changed (a table dropped and re-created).
+    fn check_schema(&mut self) -> Result<(), ReaderError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+        if self.schema_version.is_some_and(|v| v != version) {
+            self.tables.clear();
+        }
+        self.schema_version = Some(version);
+        Ok(())
+    }
+
+    fn meta(
+        &mut self,
+        family: &str,
+        table: &str,
+    ) -> Result<std::sync::Arc<TableMeta>, ReaderError> {
+        let name = ldb_table_name(&FamilyName::new(family)?, &TableName::new(table)?);
+        if let Some(m) = self.tables.get(&name) {
+            return Ok(m.clone());
+        }
+        let keys: Vec<(String, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT name, type FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk",
+            )?
+            .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        if keys.is_empty() {
+            let exists: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [&name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            return Err(match exists {
+                Some(_) => ReaderError::NoPrimaryKey(name),
+                None => ReaderError::TableNotFound(name),
+            });
+        }
+        let meta = std::sync::Arc::new(TableMeta {
+            keys: keys
+                .into_iter()
+                .map(|(n, t)| (n, field_type_of(&t)))
+                .collect(),
+            name: name.clone(),
+        });
+        self.tables.insert(name, meta.clone());
+        Ok(meta)
+    }
+
+    /// Rows matching `key` on the first `key.len()` key columns; `exact` demands every column.
+    pub fn get_row<T: serde::de::DeserializeOwned>(
+        &mut self,
+        family: &str,
+        table: &str,
+        key: &[Key],
+        exact: bool,
+    ) -> Result<Vec<T>, ReaderError> {
+        self.query(family, table, key, exact, |row, names, table| {
+            crate::de::from_row(row, names, table)
+        })
+    }
+
+    fn query<T>(
+        &mut self,
+        family: &str,
+        table: &str,
+        key: &[Key],
+        exact: bool,
+        mut map: impl FnMut(&rusqlite::Row<'_>, &[String], &str) -> Result<T, ReaderError>,
+    ) -> Result<Vec<T>, ReaderError> {
+        let meta = self.meta(family, table)?;
+        let expected = meta.keys.len();
+        if exact && key.len() != expected {
+            return Err(ReaderError::KeyArity {
+                table: meta.name.clone(),
+                expected,
+                got: key.len(),
+            });
+        }
+        if key.len() > expected {
+            return Err(ReaderError::TooManyKeys {
+                table: meta.name.clone(),
+                expected,
+                got: key.len(),
+            });
+        }
+        let mut binds = Vec::with_capacity(key.len());
+        for (k, (field, field_type)) in key.iter().zip(&meta.keys) {
+            binds.push(
+                k.bind_for(*field_type)
+                    .ok_or_else(|| ReaderError::KeyType {
+                        table: meta.name.clone(),
+                        field: field.clone(),
+                        expected: field_type.api_name().to_string(),
+                        got: k.kind(),
+                    })?,
+            );
+        }
+        let mut sql = format!("SELECT * FROM {}", quoted(&meta.name));
+        for (i, (field, _)) in meta.keys.iter().take(key.len()).enumerate() {
+            sql.push_str(if i == 0 { " WHERE " } else { " AND " });
+            sql.push_str(&quoted(field));
+            sql.push_str(" = ?");
+        }
+        if !exact {
+            let order: Vec<String> = meta.keys.iter().map(|(f, _)| quoted(f)).collect();
+            sql.push_str(" ORDER BY ");
+            sql.push_str(&order.join(", "));
+        }
+        let result = (|| {
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+            let mut rows = stmt.query(params_from_iter(binds.iter()))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(map(row, &names, &meta.name)?);
+                if exact {
+                    break;
+                }
+            }
+            Ok(out)
+        })();
+        if result.is_err() {
+            // The table may have changed under us: re-read its key next time (as ctlstore).
+            self.tables.remove(&meta.name);
+        }
+        result
+    }
+
+    pub fn get_row_values(
+        &mut self,
+        family: &str,
+        table: &str,
+        key: &[Key],
+        exact: bool,
+    ) -> Result<Vec<Row>, ReaderError> {
+        self.query(family, table, key, exact, |row, names, _| {
+            let mut out = Row::new();
+            for (i, name) in names.iter().enumerate() {
+                out.insert(name.clone(), value_of(row.get_ref(i)?));
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn last_update(&mut self) -> Result<Option<String>, ReaderError> {
+        let ts = self
+            .conn
+            .prepare_cached("SELECT timestamp FROM _ldb_last_update WHERE name = 'ledger'")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, String>(0)).optional());
+        match ts {
+            Ok(t) => Ok(t),
+            Err(e) if missing_table(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn last_sequence(&mut self) -> Result<i64, ReaderError> {
+        let seq = self
+            .conn
+            .prepare_cached("SELECT seq FROM _ldb_seq WHERE id = 1")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)).optional());
+        match seq {
+            Ok(s) => Ok(s.unwrap_or(0)),
+            Err(e) if missing_table(&e) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn has_sequence(&mut self) -> Result<bool, ReaderError> {
+        Ok(self.last_sequence()? > 0)
+    }
+}
+
+fn missing_table(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.contains("no such table"))
+}
+
+fn value_of(v: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => match std::str::from_utf8(t) {
+            Ok(s) => Value::Text(s.to_string()),
+            Err(_) => Value::Bytes(t.to_vec()),
+        },
+        ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+    }
+}

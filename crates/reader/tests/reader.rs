@@ -1,0 +1,372 @@
+//! The reader against real LDB files written by the LDB apply path.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ctlstore_ldb::{Ldb, LdbOptions};
+use ctlstore_ledger::LedgerEntry;
+use ctlstore_reader::{Key, Reader, ReaderError, Value};
+use serde::Deserialize;
+
+fn entry(seq: i64, statement: &str) -> LedgerEntry {
+    LedgerEntry {
+        seq,
+        leader_ts: "2026-01-01 00:00:00".into(),
+        statement: statement.into(),
+    }
+}
+
+/// An LDB with a table of every type and a composite key (string, integer, bytestring).
+fn build(path: &Path) -> Ldb {
+    let mut ldb = Ldb::open(path, LdbOptions::default()).expect("open");
+    ldb.apply(&[
+        entry(1, r#"CREATE TABLE fam___things ("name" VARCHAR(191), "id" INTEGER, "tag" BLOB(255), "body" TEXT, "data" BLOB, "score" REAL, PRIMARY KEY("name","id","tag"));"#),
+        entry(2, "--- BEGIN"),
+        entry(3, r#"REPLACE INTO fam___things ("name","id","tag","body","data","score") VALUES('a',1,x'01','hello 𨅝',x'deadbeef',1.5)"#),
+        entry(4, r#"REPLACE INTO fam___things ("name","id","tag","body","data","score") VALUES('a',2,x'02',NULL,NULL,NULL)"#),
+        entry(5, r#"REPLACE INTO fam___things ("name","id","tag","body","data","score") VALUES('a',2,x'03','it''s',x'',-0.25)"#),
+        entry(6, r#"REPLACE INTO fam___things ("name","id","tag","body","data","score") VALUES('b',1,x'01',x'610062',NULL,10)"#),
+        entry(7, "--- COMMIT"),
+    ])
+    .expect("apply");
+    ldb
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Thing {
+    name: String,
+    id: i64,
+    tag: Vec<u8>,
+    body: Option<String>,
+    data: Option<Vec<u8>>,
+    score: Option<f64>,
+}
+
+fn key(name: &str, id: i64, tag: &[u8]) -> Vec<Key> {
+    vec![Key::from(name), Key::from(id), Key::from(tag)]
+}
+
+#[test]
+fn point_reads_of_every_type() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _ldb = build(&dir.path().join("ldb.db"));
+    let r = Reader::open(dir.path().join("ldb.db")).expect("open");
+    let t: Thing = r
+        .get_row_by_key("fam", "things", &key("a", 1, &[1]))
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        t,
+        Thing {
+            name: "a".into(),
+            id: 1,
+            tag: vec![1],
+            body: Some("hello 𨅝".into()),
+            data: Some(vec![0xde, 0xad, 0xbe, 0xef]),
+            score: Some(1.5)
+        }
+    );
+    let nulls: Thing = r
+        .get_row_by_key("fam", "things", &key("a", 2, &[2]))
+        .expect("read")
+        .expect("found");
+    assert_eq!((nulls.body, nulls.data, nulls.score), (None, None, None));
+    // A NUL-containing string travels as a blob (ctlstore's ledger rule) and reads back as text.
+    let nul: Thing = r
+        .get_row_by_key("fam", "things", &key("b", 1, &[1]))
+        .expect("read")
+        .expect("found");
+    assert_eq!(nul.body.as_deref(), Some("a\0b"));
+    assert_eq!(nul.score, Some(10.0), "an integral REAL reads as a float");
+    // A bytestring key may be given as text (ctlstore converts it).
+    let by_text: Option<Thing> = r
+        .get_row_by_key(
+            "fam",
+            "things",
+            &[Key::from("a"), Key::from(1), Key::from("\u{1}")],
+        )
+        .expect("read");
+    assert!(by_text.is_some());
+    // The dynamic form.
+    let row = r
+        .get_row("fam", "things", &key("a", 2, &[3]))
+        .expect("read")
+        .expect("found");
+    assert_eq!(row.get("body"), Some(&Value::Text("it's".into())));
+    assert_eq!(row.get("data"), Some(&Value::Bytes(vec![])));
+    assert_eq!(row.get("score"), Some(&Value::Real(-0.25)));
+    // Missing rows are None, not errors; names are normalised as ctlstore does.
+    assert!(
+        r.get_row_by_key::<Thing>("FAM", "Things", &key("z", 9, &[9]))
+            .expect("read")
+            .is_none()
+    );
+}
+
+#[test]
+fn bad_calls_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _ldb = build(&dir.path().join("ldb.db"));
+    let r = Reader::open(dir.path().join("ldb.db")).expect("open");
+    let arity = r.get_row("fam", "things", &[Key::from("a")]);
+    assert!(
+        matches!(
+            arity,
+            Err(ReaderError::KeyArity {
+                expected: 3,
+                got: 1,
+                ..
+            })
+        ),
+        "{arity:?}"
+    );
+    let wrong_type = r.get_row(
+        "fam",
+        "things",
+        &[Key::from("a"), Key::from("one"), Key::from(vec![1u8])],
+    );
+    assert!(
+        matches!(&wrong_type, Err(ReaderError::KeyType { field, .. }) if field == "id"),
+        "{wrong_type:?}"
+    );
+    assert!(matches!(
+        r.get_row("fam", "nosuch", &[Key::from(1)]),
+        Err(ReaderError::TableNotFound(_))
+    ));
+    assert!(matches!(
+        r.get_row("bad__fam", "things", &[]),
+        Err(ReaderError::Name(_))
+    ));
+    let too_many = r.rows_by_key_prefix_values(
+        "fam",
+        "things",
+        &[
+            Key::from("a"),
+            Key::from(1),
+            Key::from(vec![1u8]),
+            Key::from(4),
+        ],
+    );
+    assert!(matches!(too_many, Err(ReaderError::TooManyKeys { .. })));
+    assert!(matches!(
+        Reader::open(dir.path().join("missing.db")),
+        Err(ReaderError::NotFound(_))
+    ));
+    #[derive(Deserialize, Debug)]
+    struct Wrong {
+        #[allow(dead_code)]
+        name: i64,
+    }
+    let bad = r.get_row_by_key::<Wrong>("fam", "things", &key("a", 1, &[1]));
+    assert!(
+        matches!(bad, Err(ReaderError::Deserialize { .. })),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn prefix_scans_over_a_composite_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _ldb = build(&dir.path().join("ldb.db"));
+    let r = Reader::open(dir.path().join("ldb.db")).expect("open");
+    let ids = |prefix: &[Key]| -> Vec<(String, i64, Vec<u8>)> {
+        r.rows_by_key_prefix::<Thing>("fam", "things", prefix)
+            .expect("scan")
+            .map(|t| (t.name, t.id, t.tag))
+            .collect()
+    };
+    assert_eq!(ids(&[]).len(), 4);
+    assert_eq!(
+        ids(&[Key::from("a")]),
+        vec![
+            ("a".into(), 1, vec![1]),
+            ("a".into(), 2, vec![2]),
+            ("a".into(), 2, vec![3])
+        ]
+    );
+    assert_eq!(ids(&[Key::from("a"), Key::from(2)]).len(), 2);
+    assert_eq!(ids(&key("a", 2, &[3])).len(), 1);
+    assert!(ids(&[Key::from("zzz")]).is_empty());
+}
+
+#[test]
+fn sequence_and_ledger_latency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ldb.db");
+    let mut ldb = Ldb::open(&path, LdbOptions::default()).expect("open");
+    let r = Reader::open(&path).expect("open");
+    assert_eq!(r.last_sequence().expect("seq"), 0);
+    assert!(!r.ping());
+    assert!(matches!(
+        r.ledger_latency(),
+        Err(ReaderError::NoLedgerUpdates)
+    ));
+    // An empty leader_ts: the LDB records the current time.
+    ldb.apply(&[LedgerEntry {
+        seq: 7,
+        leader_ts: String::new(),
+        statement: "CREATE TABLE fam___xyz (\"k\" INTEGER, PRIMARY KEY(\"k\"));".into(),
+    }])
+    .expect("apply");
+    assert_eq!(r.last_sequence().expect("seq"), 7);
+    assert!(r.ping());
+    let latency = r.ledger_latency().expect("latency");
+    assert!(latency < Duration::from_secs(5), "{latency:?}");
+}
+
+#[test]
+fn default_path_follows_ctlstore_path() {
+    assert_eq!(
+        ctlstore_reader::DEFAULT_LDB_PATH,
+        "/var/spool/ctlstore/ldb.db"
+    );
+    assert_eq!(
+        ctlstore_reader::default_path_for(None),
+        Path::new("/var/spool/ctlstore/ldb.db")
+    );
+    assert_eq!(
+        ctlstore_reader::default_path_for(Some("".into())),
+        Path::new("/var/spool/ctlstore/ldb.db")
+    );
+    assert_eq!(
+        ctlstore_reader::default_path_for(Some("/srv/ctl".into())),
+        Path::new("/srv/ctl/ldb.db")
+    );
+}
+
+#[test]
+fn reads_never_see_half_a_batch_during_heavy_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ldb.db");
+    let mut ldb = Ldb::open(&path, LdbOptions::default()).expect("open");
+    ldb.apply(&[entry(
+        1,
+        r#"CREATE TABLE fam___rows ("id" INTEGER, "batch" INTEGER, PRIMARY KEY("id"));"#,
+    )])
+    .expect("create");
+    let reader = Arc::new(Reader::open(&path).expect("open"));
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (reader, done) = (reader.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut reads = 0u64;
+                while !done.load(Ordering::Relaxed) {
+                    let rows = reader
+                        .rows_by_key_prefix_values("fam", "rows", &[])
+                        .expect("a read never fails");
+                    let batches: std::collections::BTreeSet<String> = rows
+                        .iter()
+                        .map(|r| format!("{:?}", r.get("batch")))
+                        .collect();
+                    assert!(batches.len() <= 1, "torn batch: {batches:?}");
+                    assert!(
+                        rows.is_empty() || rows.len() == 20,
+                        "half a batch: {} rows",
+                        rows.len()
+                    );
+                    if let Some(first) = rows.first() {
+                        let id = match first.get("id") {
+                            Some(Value::Integer(i)) => *i,
+                            _ => 0,
+                        };
+                        assert!(
+                            reader
+                                .get_row("fam", "rows", &[Key::from(id)])
+                                .expect("point read")
+                                .is_some()
+                        );
+                    }
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    let mut seq = 1;
+    let started = Instant::now();
+    let mut b = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        let mut entries = vec![entry(seq + 1, "--- BEGIN")];
+        seq += 1;
+        for id in 0..20 {
+            seq += 1;
+            entries.push(entry(
+                seq,
+                &format!(r#"REPLACE INTO fam___rows ("id","batch") VALUES({id},{b})"#),
+            ));
+        }
+        seq += 1;
+        entries.push(entry(seq, "--- COMMIT"));
+        ldb.apply(&entries).expect("apply");
+        b += 1;
+    }
+    done.store(true, Ordering::Relaxed);
+    let reads: u64 = readers
+        .into_iter()
+        .map(|t| t.join().expect("reader thread"))
+        .sum();
+    assert!(reads > 100 && b > 100, "{reads} reads during {b} batches");
+}
+
+#[test]
+fn a_replaced_ldb_is_picked_up_without_failing_reads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ldb.db");
+    let mut first = Ldb::open(&path, LdbOptions::default()).expect("open");
+    first
+        .apply(&[
+            entry(
+                1,
+                r#"CREATE TABLE fam___kvs ("k" VARCHAR(191), "v" TEXT, PRIMARY KEY("k"));"#,
+            ),
+            entry(2, r#"REPLACE INTO fam___kvs ("k","v") VALUES('x','old')"#),
+        ])
+        .expect("apply");
+    let reader = Reader::open(&path).expect("open");
+    let read = || -> String {
+        match reader
+            .get_row("fam", "kvs", &[Key::from("x")])
+            .expect("reads never fail")
+            .and_then(|r| r.get("v").cloned())
+        {
+            Some(Value::Text(t)) => t,
+            other => format!("{other:?}"),
+        }
+    };
+    assert_eq!(read(), "old");
+    // A bootstrap: a new file, renamed over the old one.
+    let staged = dir.path().join("ldb.db.new");
+    let mut second = Ldb::open(&staged, LdbOptions::default()).expect("open");
+    second
+        .apply(&[
+            entry(
+                100,
+                r#"CREATE TABLE fam___kvs ("k" VARCHAR(191), "v" TEXT, PRIMARY KEY("k"));"#,
+            ),
+            entry(101, r#"REPLACE INTO fam___kvs ("k","v") VALUES('x','new')"#),
+        ])
+        .expect("apply");
+    second
+        .checkpoint(ctlstore_ldb::CheckpointMode::Truncate)
+        .expect("checkpoint");
+    drop(second);
+    // The replacement protocol: the old file's writer empties its WAL and closes (a stale WAL
+    // beside the path would be replayed onto the new file), then the new file is renamed in.
+    first
+        .checkpoint(ctlstore_ldb::CheckpointMode::Truncate)
+        .expect("checkpoint");
+    drop(first);
+    std::fs::rename(&staged, &path).expect("replace");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while read() != "new" {
+        assert!(
+            Instant::now() < deadline,
+            "the replacement was never noticed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(reader.last_sequence().expect("seq"), 101);
+}
