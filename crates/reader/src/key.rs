@@ -56,21 +56,38 @@ impl Key {
         }
     }
 
-    /// The SQLite value to bind for a key column of `field_type`, or `None` when the key does
-    /// not fit. Text is accepted for `bytestring` keys (ctlstore converts it to bytes).
-    pub(crate) fn bind_for(&self, field_type: FieldType) -> Option<rusqlite::types::Value> {
-        use rusqlite::types::Value as V;
-        Some(match (self, field_type) {
-            (Key::Int(i), FieldType::Integer) => V::Integer(*i),
-            (Key::Text(s), FieldType::String | FieldType::Text) => V::Text(s.clone()),
-            (Key::Bytes(b), FieldType::String | FieldType::Text) => {
-                V::Text(String::from_utf8(b.clone()).ok()?)
-            }
-            (Key::Bytes(b), FieldType::Bytestring | FieldType::Binary) => V::Blob(b.clone()),
+    /// Whether this key fits a key column of `field_type`. Text is accepted for `bytestring`
+    /// keys (ctlstore converts it to bytes), UTF-8 bytes for `string` keys.
+    pub(crate) fn fits(&self, field_type: FieldType) -> bool {
+        match (self, field_type) {
+            (Key::Int(_), FieldType::Integer) => true,
+            (
+                Key::Text(_),
+                FieldType::String | FieldType::Text | FieldType::Bytestring | FieldType::Binary,
+            ) => true,
+            (Key::Bytes(b), FieldType::String | FieldType::Text) => std::str::from_utf8(b).is_ok(),
+            (Key::Bytes(_), FieldType::Bytestring | FieldType::Binary) => true,
+            _ => false,
+        }
+    }
+
+    /// Binds this key (already checked with [`Key::fits`]) as parameter `index`, by reference.
+    pub(crate) fn bind(
+        &self,
+        stmt: &mut rusqlite::Statement<'_>,
+        index: usize,
+        field_type: FieldType,
+    ) -> rusqlite::Result<()> {
+        match (self, field_type) {
+            (Key::Int(i), _) => stmt.raw_bind_parameter(index, i),
             (Key::Text(s), FieldType::Bytestring | FieldType::Binary) => {
-                V::Blob(s.as_bytes().to_vec())
+                stmt.raw_bind_parameter(index, s.as_bytes())
             }
-            _ => return None,
-        })
+            (Key::Text(s), _) => stmt.raw_bind_parameter(index, s.as_str()),
+            (Key::Bytes(b), FieldType::String | FieldType::Text) => {
+                stmt.raw_bind_parameter(index, std::str::from_utf8(b).unwrap_or_default())
+            }
+            (Key::Bytes(b), _) => stmt.raw_bind_parameter(index, b.as_slice()),
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ctlstore_schema::{FamilyName, FieldType, TableName, ldb_table_name};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::{Key, ReaderError, Row, Value};
 
@@ -81,6 +81,8 @@ impl Pool {
         // Readers never checkpoint: the reflector owns the WAL (ctlstore does the same).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+        // 64 MiB of page cache: the index and table pages of hot keys stay decoded.
+        conn.pragma_update(None, "cache_size", -65536)?;
         conn.set_prepared_statement_cache_capacity(256);
         Ok(Conn {
             conn,
@@ -138,17 +140,56 @@ impl Pool {
     }
 }
 
-/// A table's primary key as the reader needs it.
+/// A table's primary key as the reader needs it, with its queries built once.
 struct TableMeta {
     name: String,
     /// Key columns in PRIMARY KEY order (ctlstore's reader: `ORDER BY pk`).
     keys: Vec<(String, FieldType)>,
+    /// `SELECT * ... WHERE k1 = ? AND ... kn = ?` (ctlstore's point read).
+    point_sql: String,
+    /// Prefix scans by number of key fields given, in key order.
+    prefix_sql: Vec<String>,
+    /// Column names of `SELECT *`, refreshed when the column count changes (an added column).
+    columns: std::sync::Mutex<Vec<String>>,
+}
+
+impl TableMeta {
+    fn new(name: String, keys: Vec<(String, FieldType)>) -> TableMeta {
+        let select = format!("SELECT * FROM {}", quoted(&name));
+        let filter = |n: usize| -> String {
+            keys.iter()
+                .take(n)
+                .enumerate()
+                .map(|(i, (k, _))| {
+                    format!(
+                        "{} {} = ?",
+                        if i == 0 { " WHERE" } else { " AND" },
+                        quoted(k)
+                    )
+                })
+                .collect()
+        };
+        let order: Vec<String> = keys.iter().map(|(k, _)| quoted(k)).collect();
+        let order = format!(" ORDER BY {}", order.join(", "));
+        let point_sql = format!("{select}{}", filter(keys.len()));
+        let prefix_sql = (0..=keys.len())
+            .map(|n| format!("{select}{}{order}", filter(n)))
+            .collect();
+        TableMeta {
+            name,
+            keys,
+            point_sql,
+            prefix_sql,
+            columns: std::sync::Mutex::new(Vec::new()),
+        }
+    }
 }
 
 pub(crate) struct Conn {
     conn: Connection,
     generation: u64,
-    tables: HashMap<String, std::sync::Arc<TableMeta>>,
+    /// By family, then table, as the caller spelled them: a hit costs no allocation.
+    tables: HashMap<String, HashMap<String, std::sync::Arc<TableMeta>>>,
     schema_version: Option<i64>,
     checked: Instant,
 }
@@ -193,10 +234,10 @@ impl Conn {
         family: &str,
         table: &str,
     ) -> Result<std::sync::Arc<TableMeta>, ReaderError> {
-        let name = ldb_table_name(&FamilyName::new(family)?, &TableName::new(table)?);
-        if let Some(m) = self.tables.get(&name) {
+        if let Some(m) = self.tables.get(family).and_then(|t| t.get(table)) {
             return Ok(m.clone());
         }
+        let name = ldb_table_name(&FamilyName::new(family)?, &TableName::new(table)?);
         let keys: Vec<(String, String)> = self
             .conn
             .prepare_cached(
@@ -218,14 +259,15 @@ impl Conn {
                 None => ReaderError::TableNotFound(name),
             });
         }
-        let meta = std::sync::Arc::new(TableMeta {
-            keys: keys
-                .into_iter()
-                .map(|(n, t)| (n, field_type_of(&t)))
-                .collect(),
-            name: name.clone(),
-        });
-        self.tables.insert(name, meta.clone());
+        let keys = keys
+            .into_iter()
+            .map(|(n, t)| (n, field_type_of(&t)))
+            .collect();
+        let meta = std::sync::Arc::new(TableMeta::new(name, keys));
+        self.tables
+            .entry(family.to_string())
+            .or_default()
+            .insert(table.to_string(), meta.clone());
         Ok(meta)
     }
 
@@ -242,6 +284,7 @@ impl Conn {
         })
     }
 
+    // PERFORMANCE-CRITICAL PATH: every read comes through here.
     fn query<T>(
         &mut self,
         family: &str,
@@ -266,33 +309,34 @@ impl Conn {
                 got: key.len(),
             });
         }
-        let mut binds = Vec::with_capacity(key.len());
         for (k, (field, field_type)) in key.iter().zip(&meta.keys) {
-            binds.push(
-                k.bind_for(*field_type)
-                    .ok_or_else(|| ReaderError::KeyType {
-                        table: meta.name.clone(),
-                        field: field.clone(),
-                        expected: field_type.api_name().to_string(),
-                        got: k.kind(),
-                    })?,
-            );
+            if !k.fits(*field_type) {
+                return Err(ReaderError::KeyType {
+                    table: meta.name.clone(),
+                    field: field.clone(),
+                    expected: field_type.api_name().to_string(),
+                    got: k.kind(),
+                });
+            }
         }
-        let mut sql = format!("SELECT * FROM {}", quoted(&meta.name));
-        for (i, (field, _)) in meta.keys.iter().take(key.len()).enumerate() {
-            sql.push_str(if i == 0 { " WHERE " } else { " AND " });
-            sql.push_str(&quoted(field));
-            sql.push_str(" = ?");
-        }
-        if !exact {
-            let order: Vec<String> = meta.keys.iter().map(|(f, _)| quoted(f)).collect();
-            sql.push_str(" ORDER BY ");
-            sql.push_str(&order.join(", "));
-        }
+        let sql = if exact {
+            &meta.point_sql
+        } else {
+            &meta.prefix_sql[key.len()]
+        };
         let result = (|| {
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
-            let mut rows = stmt.query(params_from_iter(binds.iter()))?;
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            for (i, (k, (_, field_type))) in key.iter().zip(&meta.keys).enumerate() {
+                k.bind(&mut stmt, i + 1, *field_type)?;
+            }
+            let mut names = match meta.columns.lock() {
+                Ok(n) => n,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if names.len() != stmt.column_count() {
+                *names = stmt.column_names().into_iter().map(String::from).collect();
+            }
+            let mut rows = stmt.raw_query();
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(map(row, &names, &meta.name)?);
@@ -304,7 +348,7 @@ impl Conn {
         })();
         if result.is_err() {
             // The table may have changed under us: re-read its key next time (as ctlstore).
-            self.tables.remove(&meta.name);
+            self.tables.clear();
         }
         result
     }
