@@ -334,3 +334,88 @@ fn upstream_url(driver: Option<&str>, dsn: &str) -> anyhow::Result<String> {
         }
     })
 }
+
+#[derive(Args, Debug)]
+pub struct SidecarArgs {
+    /// Address to serve reads on.
+    #[arg(long, env = "CTLSTORE_BIND_ADDR", default_value = "0.0.0.0:1331")]
+    pub bind_addr: String,
+    /// The LDB to read (default: $CTLSTORE_PATH/ldb.db, else /var/spool/ctlstore/ldb.db).
+    #[arg(long, env = "CTLSTORE_LDB_PATH", default_value = "")]
+    pub ldb_path: String,
+    /// Most rows a prefix read may return; more is answered with 416 (0: unlimited).
+    #[arg(long, env = "CTLSTORE_MAX_ROWS", default_value_t = 0)]
+    pub max_rows: usize,
+    /// The application name, for logs.
+    #[arg(long, env = "CTLSTORE_APPLICATION", default_value = "")]
+    pub application: String,
+    #[arg(long, env = "CTLSTORE_DEBUG", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub debug: bool,
+    #[command(flatten)]
+    pub ignored: IgnoredFlags,
+}
+
+impl SidecarArgs {
+    pub fn ldb_path(&self) -> std::path::PathBuf {
+        if self.ldb_path.is_empty() {
+            ctlstore_reader::default_path()
+        } else {
+            self.ldb_path.clone().into()
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct LdbReadKeyArgs {
+    /// The LDB to read (default: $CTLSTORE_PATH/ldb.db, else /var/spool/ctlstore/ldb.db).
+    #[arg(long, env = "CTLSTORE_LDB_PATH", default_value = "")]
+    pub ldb_path: String,
+    #[arg(long)]
+    pub family: String,
+    #[arg(long)]
+    pub table: String,
+    /// The key as a JSON array: strings, integers, and {"binary": "<base64>"} for bytes.
+    #[arg(long)]
+    pub key_json: String,
+}
+
+impl LdbReadKeyArgs {
+    pub fn ldb_path(&self) -> std::path::PathBuf {
+        if self.ldb_path.is_empty() {
+            ctlstore_reader::default_path()
+        } else {
+            self.ldb_path.clone().into()
+        }
+    }
+
+    /// Parses `--key-json`.
+    pub fn key(&self) -> anyhow::Result<Vec<ctlstore_reader::Key>> {
+        use base64::Engine;
+        use ctlstore_reader::Key;
+        let parts: Vec<serde_json::Value> = serde_json::from_str(&self.key_json)
+            .map_err(|e| anyhow::anyhow!("--key-json must be a JSON array: {e}"))?;
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| match part {
+                serde_json::Value::String(s) => Ok(Key::Text(s)),
+                serde_json::Value::Number(n) => n
+                    .as_i64()
+                    .map(Key::Int)
+                    .ok_or_else(|| anyhow::anyhow!("--key-json #{i}: {n} is not an integer")),
+                serde_json::Value::Object(o) => match o.get("binary").and_then(|b| b.as_str()) {
+                    Some(b) => base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .map(Key::Bytes)
+                        .map_err(|e| anyhow::anyhow!("--key-json #{i}: binary is not base64: {e}")),
+                    None => anyhow::bail!(
+                        "--key-json #{i}: objects must be {{\"binary\": \"<base64>\"}}"
+                    ),
+                },
+                other => anyhow::bail!(
+                    "--key-json #{i}: {other} is not a string, an integer or {{\"binary\": ...}}"
+                ),
+            })
+            .collect()
+    }
+}

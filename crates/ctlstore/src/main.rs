@@ -33,6 +33,10 @@ enum Command {
     Executive(Box<flags::ExecutiveArgs>),
     /// Run a reflector: follow the ledger into this host's LDB.
     Reflector(Box<flags::ReflectorArgs>),
+    /// Serve ctlstore's HTTP read API over this host's LDB.
+    Sidecar(Box<flags::SidecarArgs>),
+    /// Read one row from an LDB and print it as JSON (exit status 1 when there is none).
+    LdbReadKey(flags::LdbReadKeyArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +77,12 @@ fn main() -> anyhow::Result<()> {
             let config = args.config()?;
             runtime.block_on(run_reflector(config, &args.metrics_bind))?;
         }
+        Command::Sidecar(args) => {
+            init_tracing(args.debug);
+            args.ignored.log_ignored();
+            runtime.block_on(run_sidecar(&args))?;
+        }
+        Command::LdbReadKey(args) => return ldb_read_key(&args),
     }
     Ok(())
 }
@@ -95,6 +105,70 @@ async fn run_reflector(
         });
     }
     ctlstore_reflector::run(config, status, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn run_sidecar(args: &flags::SidecarArgs) -> anyhow::Result<()> {
+    let path = args.ldb_path();
+    let listener = tokio::net::TcpListener::bind(&args.bind_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("bind {}: {e}", args.bind_addr))?;
+    // A sidecar may start before its reflector has created the LDB: wait for it.
+    let mut waited = 0u32;
+    let reader = loop {
+        match ctlstore_reader::Reader::open(&path) {
+            Ok(r) => break r,
+            Err(ctlstore_reader::ReaderError::NotFound(_)) => {
+                if waited % 10 == 0 {
+                    tracing::info!(ldb = %path.display(), "waiting for the LDB to exist");
+                }
+                waited += 1;
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = shutdown_signal() => return Ok(()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    tracing::info!(bind = %listener.local_addr()?, ldb = %path.display(), application = %args.application, "sidecar listening");
+    let config = ctlstore_sidecar::Config {
+        max_rows: args.max_rows,
+        application: args.application.clone(),
+    };
+    ctlstore_sidecar::serve(
+        listener,
+        std::sync::Arc::new(reader),
+        config,
+        shutdown_signal(),
+    )
+    .await?;
+    Ok(())
+}
+
+fn ldb_read_key(args: &flags::LdbReadKeyArgs) -> anyhow::Result<()> {
+    let key = args.key()?;
+    let reader = ctlstore_reader::Reader::open(args.ldb_path())?;
+    let Some(row) = reader.get_row(&args.family, &args.table, &key)? else {
+        eprintln!("not found");
+        std::process::exit(1);
+    };
+    let mut out = serde_json::Map::new();
+    for (column, value) in row {
+        use base64::Engine;
+        let v = match value {
+            ctlstore_reader::Value::Null => serde_json::Value::Null,
+            ctlstore_reader::Value::Integer(i) => i.into(),
+            ctlstore_reader::Value::Real(f) => serde_json::Number::from_f64(f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            ctlstore_reader::Value::Text(t) => t.into(),
+            ctlstore_reader::Value::Bytes(b) => {
+                base64::engine::general_purpose::STANDARD.encode(b).into()
+            }
+        };
+        out.insert(column, v);
+    }
+    println!("{}", serde_json::Value::Object(out));
     Ok(())
 }
 

@@ -3,6 +3,11 @@
 //! use, so several services in one process (the all-in-one mode, tests) share it.
 
 use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -33,3 +38,29 @@ pub fn render() -> Option<String> {
 
 /// The Content-Type of [`render`]'s text.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
+/// Names of a service's HTTP metrics (units in the names).
+#[derive(Clone, Copy)]
+pub struct HttpMetrics {
+    /// Counter by `route`, `method`, `status`.
+    pub requests: &'static str,
+    /// Histogram by `route`.
+    pub seconds: &'static str,
+}
+
+/// axum middleware counting requests by route and status and timing them; install with
+/// `from_fn_with_state(HttpMetrics { .. }, ctlstore_telemetry::track)`.
+pub async fn track(State(names): State<HttpMetrics>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(names.requests, "route" => route.clone(), "method" => method, "status" => status).increment(1);
+    metrics::histogram!(names.seconds, "route" => route).record(started.elapsed().as_secs_f64());
+    response
+}

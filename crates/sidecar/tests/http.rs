@@ -1,0 +1,307 @@
+//! The sidecar over real HTTP: every route, and every error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ctlstore_ldb::{Ldb, LdbOptions};
+use ctlstore_ledger::LedgerEntry;
+use ctlstore_reader::Reader;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct Sidecar {
+    base: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _ldb: Ldb,
+}
+
+fn e(seq: i64, statement: &str) -> LedgerEntry {
+    LedgerEntry {
+        seq,
+        leader_ts: String::new(),
+        statement: statement.into(),
+    }
+}
+
+async fn start(max_rows: usize, with_data: bool) -> Sidecar {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ldb.db");
+    let mut ldb = Ldb::open(&path, LdbOptions::default()).expect("open");
+    if with_data {
+        ldb.apply(&[
+            e(1, r#"CREATE TABLE fam___things ("name" VARCHAR(191), "id" INTEGER, "data" BLOB, "score" REAL, PRIMARY KEY("name","id"));"#),
+            e(2, r#"REPLACE INTO fam___things ("name","id","data","score") VALUES('a',1,x'deadbeef',1.5)"#),
+            e(3, r#"REPLACE INTO fam___things ("name","id","data","score") VALUES('a',2,NULL,NULL)"#),
+            e(4, r#"REPLACE INTO fam___things ("name","id","data","score") VALUES('b',1,x'00',2)"#),
+            e(5, r#"CREATE TABLE fam___blobkeys ("key" BLOB(255), "value" VARCHAR(191), PRIMARY KEY("key"));"#),
+            e(6, r#"REPLACE INTO fam___blobkeys ("key","value") VALUES(x'deadbeef','test-value')"#),
+        ])
+        .expect("apply");
+    }
+    let reader = Arc::new(Reader::open(&path).expect("reader"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let config = ctlstore_sidecar::Config {
+        max_rows,
+        application: "test".into(),
+    };
+    tokio::spawn(ctlstore_sidecar::serve(
+        listener,
+        reader,
+        config,
+        std::future::pending(),
+    ));
+    Sidecar {
+        base,
+        client: reqwest::Client::new(),
+        _dir: dir,
+        _ldb: ldb,
+    }
+}
+
+impl Sidecar {
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Option<String>, String) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let header = r
+            .headers()
+            .get("X-Ctlstore")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        (r.status(), header, r.text().await.expect("body"))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("send");
+        (r.status(), r.text().await.expect("body"))
+    }
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn row_by_key() {
+    let s = start(0, true).await;
+    let (status, _, body) = s
+        .post(
+            "/get-row-by-key/fam/things",
+            json!({"key": [{"value": "a"}, {"value": 1}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.ends_with('\n'), "a JSON line, as Go's encoder writes");
+    assert_eq!(
+        json(&body),
+        json!({"data": "3q2+7w==", "id": 1, "name": "a", "score": 1.5})
+    );
+    // Go clients capitalise the field names.
+    let (status, _, body) = s
+        .post(
+            "/get-row-by-key/fam/things",
+            json!({"Key": [{"Value": "a"}, {"Value": 2}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, json(&body)),
+        (
+            StatusCode::OK,
+            json!({"data": null, "id": 2, "name": "a", "score": null})
+        )
+    );
+    let (status, header, body) = s
+        .post(
+            "/get-row-by-key/fam/things",
+            json!({"key": [{"value": "zz"}, {"value": 1}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, header.as_deref(), body.as_str()),
+        (StatusCode::NOT_FOUND, Some("Not Found"), "")
+    );
+    // A binary key, by base64.
+    let (status, _, body) = s
+        .post(
+            "/get-row-by-key/fam/blobkeys",
+            json!({"key": [{"binary": "3q2+7w=="}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, json(&body)),
+        (
+            StatusCode::OK,
+            json!({"key": "3q2+7w==", "value": "test-value"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn rows_by_key_prefix() {
+    let s = start(0, true).await;
+    let (status, _, body) = s
+        .post(
+            "/get-rows-by-key-prefix/fam/things",
+            json!({"key": [{"value": "a"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<Value> = json(&body)
+        .as_array()
+        .map(|a| a.iter().map(|r| r["id"].clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, vec![json!(1), json!(2)]);
+    let (_, _, all) = s
+        .post("/get-rows-by-key-prefix/fam/things", json!({"key": []}))
+        .await;
+    assert_eq!(json(&all).as_array().map(Vec::len), Some(3));
+    let (status, _, none) = s
+        .post(
+            "/get-rows-by-key-prefix/fam/things",
+            json!({"key": [{"value": "zz"}]}),
+        )
+        .await;
+    assert_eq!((status, none.trim()), (StatusCode::OK, "[]"));
+    let limited = start(2, true).await;
+    let (status, _, body) = limited
+        .post("/get-rows-by-key-prefix/fam/things", json!({"key": []}))
+        .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::RANGE_NOT_SATISFIABLE, ""),
+        "more than max-rows"
+    );
+    let (status, _, _) = limited
+        .post(
+            "/get-rows-by-key-prefix/fam/things",
+            json!({"key": [{"value": "a"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "at max-rows is fine");
+}
+
+#[tokio::test]
+async fn errors() {
+    let s = start(0, true).await;
+    let cases = [
+        (
+            "/get-row-by-key/fam/nosuch",
+            json!({"key": [{"value": 1}]}),
+            StatusCode::NOT_FOUND,
+            "table",
+        ),
+        (
+            "/get-row-by-key/nofam/things",
+            json!({"key": [{"value": 1}]}),
+            StatusCode::NOT_FOUND,
+            "table",
+        ),
+        (
+            "/get-row-by-key/bad__fam/things",
+            json!({"key": []}),
+            StatusCode::BAD_REQUEST,
+            "family",
+        ),
+        (
+            "/get-row-by-key/fam/things",
+            json!({"key": [{"value": "a"}]}),
+            StatusCode::BAD_REQUEST,
+            "key",
+        ),
+        (
+            "/get-row-by-key/fam/things",
+            json!({"key": [{"value": "a"}, {"value": "one"}]}),
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
+        (
+            "/get-row-by-key/fam/things",
+            json!({"key": [{"value": "a"}, {"value": 1.5}]}),
+            StatusCode::BAD_REQUEST,
+            "key",
+        ),
+        (
+            "/get-row-by-key/fam/things",
+            json!({"key": [{"value": null}, {"value": 1}]}),
+            StatusCode::BAD_REQUEST,
+            "key",
+        ),
+        (
+            "/get-row-by-key/fam/blobkeys",
+            json!({"key": [{"binary": "%%%"}]}),
+            StatusCode::BAD_REQUEST,
+            "key",
+        ),
+        (
+            "/get-rows-by-key-prefix/fam/things",
+            json!({"key": [{"value": "a"}, {"value": 1}, {"value": 3}]}),
+            StatusCode::BAD_REQUEST,
+            "key",
+        ),
+    ];
+    for (path, body, status, field) in cases {
+        let (got, _, text) = s.post(path, body.clone()).await;
+        assert_eq!(got, status, "{path} {body}: {text}");
+        assert_eq!(json(&text)["field"], json!(field), "{path} {body}: {text}");
+    }
+    let r = s
+        .client
+        .post(format!("{}/get-row-by-key/fam/things", s.base))
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(s.get("/no-such-route").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn latency_health_and_metrics() {
+    let empty = start(0, false).await;
+    assert_eq!(
+        empty.get("/get-ledger-latency").await.0,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no ledger updates yet"
+    );
+    assert_eq!(
+        empty.get("/healthcheck").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(empty.get("/ping").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    let s = start(0, true).await;
+    let (status, body) = s.get("/get-ledger-latency").await;
+    assert_eq!(status, StatusCode::OK);
+    let v = json(&body);
+    assert_eq!(v["unit"], "seconds");
+    assert!(
+        v["value"].as_f64().is_some_and(|l| (0.0..5.0).contains(&l)),
+        "{body}"
+    );
+    assert_eq!(s.get("/healthcheck").await.0, StatusCode::OK);
+    assert_eq!(s.get("/ping").await.0, StatusCode::OK);
+    s.post(
+        "/get-row-by-key/fam/things",
+        json!({"key": [{"value": "a"}, {"value": 1}]}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let (status, metrics) = s.get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        metrics.contains("ctlstore_sidecar_requests_total"),
+        "{metrics}"
+    );
+}
