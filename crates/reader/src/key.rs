@@ -2,8 +2,15 @@
 
 use ctlstore_schema::FieldType;
 
-/// One key field's value. Convert with `From`: `Key::from(42)`, `Key::from("name")`,
-/// `Key::from(vec![0u8, 1])`.
+/// One key field's value, typed: a key of the wrong type for its column is an error, never an
+/// empty answer.
+///
+/// ```
+/// use ctlstore_reader::Key;
+/// assert_eq!(Key::from(42), Key::Int(42));
+/// assert_eq!(Key::from("name"), Key::Text("name".into()));
+/// assert_eq!(Key::from(vec![0u8, 1]), Key::Bytes(vec![0, 1]));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Key {
     Int(i64),

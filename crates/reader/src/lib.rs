@@ -38,12 +38,31 @@ pub use key::Key;
 use pool::Pool;
 
 /// ctlstore's environment variable for the LDB directory.
+///
+/// ```
+/// assert_eq!(ctlstore_reader::CTLSTORE_PATH_ENV, "CTLSTORE_PATH");
+/// ```
 pub const CTLSTORE_PATH_ENV: &str = "CTLSTORE_PATH";
 
 /// A row as column → value (bytes for `binary`/`bytestring`, text, integers, reals, NULL).
+///
+/// ```
+/// let mut row = ctlstore_reader::Row::new();
+/// row.insert("enabled".into(), ctlstore_reader::Value::Integer(1));
+/// ```
 pub type Row = std::collections::BTreeMap<String, Value>;
 
 /// Errors of the reader. Every variant says what is wrong with the call or the file.
+///
+/// ```no_run
+/// use ctlstore_reader::{Key, Reader, ReaderError};
+/// let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+/// match reader.get_row("demo", "flags", &[Key::from(1)]) {
+///     Err(ReaderError::KeyType { field, expected, .. }) => eprintln!("{field} wants {expected}"),
+///     other => println!("{other:?}"),
+/// }
+/// # Ok::<(), ReaderError>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ReaderError {
     #[error("no LDB found at {0}")]
@@ -82,12 +101,25 @@ pub enum ReaderError {
 }
 
 /// A read-only handle on an LDB. See the crate docs.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// let reader = Arc::new(ctlstore_reader::Reader::open("/var/spool/ctlstore/ldb.db")?);
+/// let r = reader.clone();
+/// std::thread::spawn(move || r.last_sequence());
+/// # Ok::<(), ctlstore_reader::ReaderError>(())
+/// ```
 pub struct Reader {
     pool: Pool,
 }
 
 impl Reader {
     /// Opens the LDB at `path` read-only.
+    ///
+    /// ```no_run
+    /// let reader = ctlstore_reader::Reader::open("/var/spool/ctlstore/ldb.db")?;
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Reader, ReaderError> {
         Ok(Reader {
             pool: Pool::open(path.as_ref())?,
@@ -96,10 +128,23 @@ impl Reader {
 
     /// Opens the LDB where ctlstore's reader looks: `$CTLSTORE_PATH/ldb.db`, else
     /// `/var/spool/ctlstore/ldb.db`.
+    ///
+    /// ```no_run
+    /// let reader = ctlstore_reader::Reader::open_default()?;
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
     pub fn open_default() -> Result<Reader, ReaderError> {
         Reader::open(default_path())
     }
 
+    /// The LDB file this reader reads.
+    ///
+    /// ```no_run
+    /// # use ctlstore_reader::{Key, Reader};
+    /// # let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+    /// println!("{}", reader.path().display());
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
     pub fn path(&self) -> &Path {
         self.pool.path()
     }
@@ -107,6 +152,15 @@ impl Reader {
     // PERFORMANCE-CRITICAL PATH: a point read.
     /// The row of `family.table` with primary key `key` (every key field, in key order),
     /// deserialized into `T` (a struct with fields named like the columns, a map, ...).
+    ///
+    /// ```no_run
+    /// # use ctlstore_reader::{Key, Reader};
+    /// # let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+    /// #[derive(serde::Deserialize)]
+    /// struct Flag { name: String, enabled: i64 }
+    /// let flag: Option<Flag> = reader.get_row_by_key("demo", "flags", &[Key::from("new-ui")])?;
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
     pub fn get_row_by_key<T: serde::de::DeserializeOwned>(
         &self,
         family: &str,
@@ -120,6 +174,15 @@ impl Reader {
     }
 
     /// The row as a column → value map.
+    ///
+    /// ```no_run
+    /// # use ctlstore_reader::{Key, Reader};
+    /// # let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+    /// if let Some(row) = reader.get_row("demo", "flags", &[Key::from("new-ui")])? {
+    ///     println!("{:?}", row.get("enabled"));
+    /// }
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
     pub fn get_row(
         &self,
         family: &str,
@@ -133,6 +196,13 @@ impl Reader {
     }
 
     /// Like [`Reader::rows_by_key_prefix`], as column → value maps.
+    ///
+    /// ```no_run
+    /// # use ctlstore_reader::{Key, Reader};
+    /// # let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+    /// let rows = reader.rows_by_key_prefix_values("demo", "settings", &[Key::from(42)])?;
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
     pub fn rows_by_key_prefix_values(
         &self,
         family: &str,
@@ -145,6 +215,17 @@ impl Reader {
 
     /// Every row whose first `prefix.len()` key fields equal `prefix` (all rows for an empty
     /// prefix), in key order.
+    ///
+    /// ```no_run
+    /// # use ctlstore_reader::{Key, Reader};
+    /// # let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+    /// #[derive(serde::Deserialize)]
+    /// struct Setting { customer: i64, name: String, value: String }
+    /// for s in reader.rows_by_key_prefix::<Setting>("demo", "settings", &[Key::from(42)])? {
+    ///     println!("{} = {}", s.name, s.value);
+    /// }
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
     pub fn rows_by_key_prefix<T: serde::de::DeserializeOwned>(
         &self,
         family: &str,
@@ -157,6 +238,15 @@ impl Reader {
     }
 
     /// How stale this host is: now minus the leader timestamp of the last applied entry.
+    ///
+    /// ```no_run
+    /// # use ctlstore_reader::{Key, Reader};
+    /// # let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+    /// if reader.ledger_latency()? > std::time::Duration::from_secs(60) {
+    ///     eprintln!("control data is more than a minute old");
+    /// }
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
     pub fn ledger_latency(&self) -> Result<Duration, ReaderError> {
         let ts = self
             .pool
@@ -167,22 +257,47 @@ impl Reader {
     }
 
     /// The last ledger sequence applied to this LDB (0 before the first).
+    ///
+    /// ```no_run
+    /// # use ctlstore_reader::{Key, Reader};
+    /// # let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+    /// println!("at seq {}", reader.last_sequence()?);
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
     pub fn last_sequence(&self) -> Result<i64, ReaderError> {
         self.pool.with(|c| c.last_sequence())
     }
 
     /// Whether the LDB has applied at least one entry (ctlstore's `Ping`).
+    ///
+    /// ```no_run
+    /// # use ctlstore_reader::{Key, Reader};
+    /// # let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+    /// assert!(reader.ping());
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
     pub fn ping(&self) -> bool {
         self.pool.with(|c| c.has_sequence()).unwrap_or(false)
     }
 }
 
 /// `$CTLSTORE_PATH/ldb.db`, else ctlstore's default.
+///
+/// ```
+/// let path = ctlstore_reader::default_path();
+/// assert!(path.ends_with("ldb.db"));
+/// ```
 pub fn default_path() -> PathBuf {
     default_path_for(std::env::var_os(CTLSTORE_PATH_ENV))
 }
 
 /// The default path for a given value of `CTLSTORE_PATH`.
+///
+/// ```
+/// use std::path::Path;
+/// assert_eq!(ctlstore_reader::default_path_for(Some("/srv/ctl".into())), Path::new("/srv/ctl/ldb.db"));
+/// assert_eq!(ctlstore_reader::default_path_for(None), Path::new("/var/spool/ctlstore/ldb.db"));
+/// ```
 pub fn default_path_for(ctlstore_path: Option<std::ffi::OsString>) -> PathBuf {
     match ctlstore_path {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("ldb.db"),

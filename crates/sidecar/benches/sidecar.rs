@@ -1,1 +1,167 @@
-fn main() {}
+//! Sidecar reads over loopback on a 1M-row table: p50/p99 of sequential keep-alive requests
+//! (a minimal HTTP/1.1 client, so the figure is the sidecar's, not a client library's), then
+//! requests/s under `wrk` when it is installed. Prints figures; asserts nothing.
+//!
+//!     cargo bench -p ctlstore-sidecar --bench sidecar     # BENCH_ROWS, BENCH_REQUESTS
+//!
+//! wrk: `apt-get install wrk` (bench/README.md).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ctlstore_ldb::{Ldb, LdbOptions};
+use ctlstore_ledger::LedgerEntry;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn build(path: &std::path::Path, rows: usize) {
+    let mut ldb = Ldb::open(path, LdbOptions::default()).expect("open");
+    ldb.apply(&[LedgerEntry {
+        seq: 1,
+        leader_ts: String::new(),
+        statement: r#"CREATE TABLE bench___flags ("name" VARCHAR(191), "id" INTEGER, "enabled" INTEGER, "payload" TEXT, PRIMARY KEY("name","id"));"#.into(),
+    }])
+    .expect("create");
+    let c = ldb.connection();
+    c.execute_batch("BEGIN").expect("begin");
+    {
+        let mut insert = c
+            .prepare("INSERT INTO bench___flags VALUES (?1, ?2, ?3, ?4)")
+            .expect("prepare");
+        for i in 0..rows {
+            insert
+                .execute(rusqlite::params![
+                    format!("flag-{}", i / 10),
+                    (i % 10) as i64,
+                    (i % 2) as i64,
+                    "x".repeat(40)
+                ])
+                .expect("insert");
+        }
+    }
+    c.execute_batch("COMMIT").expect("commit");
+    ldb.checkpoint(ctlstore_ldb::CheckpointMode::Truncate)
+        .expect("checkpoint");
+}
+
+/// One request on a keep-alive connection; returns once the whole response is read.
+fn request(stream: &mut TcpStream, body: &str, buf: &mut Vec<u8>) {
+    let req = format!(
+        "POST /get-row-by-key/bench/flags HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).expect("write");
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).expect("read");
+        assert!(n > 0, "connection closed");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                assert!(head.starts_with("http/1.1 200"), "{head}");
+                return;
+            }
+        }
+    }
+}
+
+fn main() {
+    let rows = env_or("BENCH_ROWS", 1_000_000);
+    let requests = env_or("BENCH_REQUESTS", 100_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ldb.db");
+    build(&path, rows);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let reader = Arc::new(ctlstore_reader::Reader::open(&path).expect("reader"));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    runtime.spawn(ctlstore_sidecar::serve(
+        listener,
+        reader,
+        Default::default(),
+        std::future::pending(),
+    ));
+    std::thread::sleep(Duration::from_millis(200));
+
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut buf = Vec::with_capacity(8192);
+    let groups = (rows / 10).max(1);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut times = Vec::with_capacity(requests);
+    let started = Instant::now();
+    for _ in 0..requests {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let i = (state % (groups as u64 * 10)) as usize;
+        let body = format!(
+            r#"{{"key":[{{"value":"flag-{}"}},{{"value":{}}}]}}"#,
+            i / 10,
+            i % 10
+        );
+        let t = Instant::now();
+        request(&mut stream, &body, &mut buf);
+        times.push(t.elapsed());
+    }
+    let total = started.elapsed();
+    times.sort();
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e6;
+    println!(
+        "sidecar get-row-by-key, 1 keep-alive connection: p50 {:.1} µs, p99 {:.1} µs, {:.0} req/s ({requests} requests, {rows} rows)",
+        pct(0.5),
+        pct(0.99),
+        requests as f64 / total.as_secs_f64()
+    );
+
+    let script = dir.path().join("post.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "request = function()\n  local i = math.random(0, {})\n  local body = string.format('{{\"key\":[{{\"value\":\"flag-%d\"}},{{\"value\":%d}}]}}', i, math.random(0, 9))\n  return wrk.format(\"POST\", \"/get-row-by-key/bench/flags\", {{[\"Content-Type\"] = \"application/json\"}}, body)\nend\n",
+            groups - 1
+        ),
+    )
+    .expect("lua");
+    match std::process::Command::new("wrk")
+        .args(["-t2", "-c32", "-d5s", "--latency", "-s"])
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        .output()
+    {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            for line in text.lines().filter(|l| {
+                l.contains("Requests/sec")
+                    || l.contains("50%")
+                    || l.contains("99%")
+                    || l.contains("Non-2xx")
+            }) {
+                println!("wrk -t2 -c32 -d5s: {}", line.trim());
+            }
+        }
+        Err(_) => println!("wrk: not installed (apt-get install wrk); skipped the throughput run"),
+    }
+}
