@@ -101,29 +101,26 @@ struct KeyPart {
     binary: Option<String>,
 }
 
-fn keys(body: &Bytes) -> Result<Vec<Key>, Response> {
+/// A malformed key in a request body.
+struct BadKey(String);
+
+impl IntoResponse for BadKey {
+    fn into_response(self) -> Response {
+        error(StatusCode::BAD_REQUEST, self.0, Some("key"))
+    }
+}
+
+fn keys(body: &Bytes) -> Result<Vec<Key>, BadKey> {
     let body: KeyBody = if body.is_empty() {
         KeyBody { key: Vec::new() }
     } else {
-        serde_json::from_slice(body).map_err(|e| {
-            error(
-                StatusCode::BAD_REQUEST,
-                format!("decode body: {e}"),
-                Some("key"),
-            )
-        })?
+        serde_json::from_slice(body).map_err(|e| BadKey(format!("decode body: {e}")))?
     };
     body.key
         .into_iter()
         .enumerate()
         .map(|(i, part)| {
-            let bad = |why: String| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    format!("key #{i}: {why}"),
-                    Some("key"),
-                )
-            };
+            let bad = |why: String| BadKey(format!("key #{i}: {why}"));
             if let Some(b64) = part.binary {
                 return base64::engine::general_purpose::STANDARD
                     .decode(b64)
@@ -174,7 +171,7 @@ async fn get_row_by_key(
 ) -> Response {
     let key = match keys(&body) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(bad) => return bad.into_response(),
     };
     match s.reader.get_row(&family, &table, &key) {
         Ok(Some(row)) => json_line(&json_of(row)),
@@ -195,7 +192,7 @@ async fn get_rows_by_key_prefix(
 ) -> Response {
     let key = match keys(&body) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(bad) => return bad.into_response(),
     };
     match s.reader.rows_by_key_prefix_values(&family, &table, &key) {
         Ok(rows) if s.max_rows > 0 && rows.len() > s.max_rows => {
