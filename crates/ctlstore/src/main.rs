@@ -119,7 +119,7 @@ async fn run_sidecar(args: &flags::SidecarArgs) -> anyhow::Result<()> {
         match ctlstore_reader::Reader::open(&path) {
             Ok(r) => break r,
             Err(ctlstore_reader::ReaderError::NotFound(_)) => {
-                if waited % 10 == 0 {
+                if waited.is_multiple_of(10) {
                     tracing::info!(ldb = %path.display(), "waiting for the LDB to exist");
                 }
                 waited += 1;
