@@ -419,3 +419,61 @@ impl LdbReadKeyArgs {
             .collect()
     }
 }
+
+#[derive(Args, Debug)]
+pub struct HeartbeatArgs {
+    #[arg(
+        long,
+        env = "CTLSTORE_EXECUTIVE_URL",
+        default_value = "ctlstore-executive.segment.local"
+    )]
+    pub executive_url: String,
+    #[arg(long, env = "CTLSTORE_FAMILY_NAME", default_value = "ctlstore")]
+    pub family_name: String,
+    #[arg(long, env = "CTLSTORE_TABLE_NAME", default_value = "heartbeats")]
+    pub table_name: String,
+    #[arg(long, env = "CTLSTORE_WRITER_NAME", default_value = "heartbeat")]
+    pub writer_name: String,
+    /// The heartbeat writer's secret (required).
+    #[arg(long, env = "CTLSTORE_WRITER_SECRET")]
+    pub writer_secret: String,
+    #[arg(long, env = "CTLSTORE_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = duration)]
+    pub heartbeat_interval: Duration,
+    #[arg(long, env = "CTLSTORE_DEBUG", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub debug: bool,
+    #[command(flatten)]
+    pub ignored: IgnoredFlags,
+}
+
+impl HeartbeatArgs {
+    pub fn config(&self) -> ctlstore_heartbeat::Config {
+        ctlstore_heartbeat::Config {
+            executive_url: self.executive_url.clone(),
+            family: self.family_name.clone(),
+            table: self.table_name.clone(),
+            writer: self.writer_name.clone(),
+            secret: self.writer_secret.clone(),
+            interval: self.heartbeat_interval,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct AllInOneArgs {
+    /// Where the embedded ctldb (ctldb.db) and the LDB (ldb.db) live.
+    #[arg(long, env = "CTLSTORE_DATA_DIR", default_value = "ctlstore-data")]
+    pub data_dir: std::path::PathBuf,
+    /// The executive's address (writes, the ledger feed).
+    #[arg(long, env = "CTLSTORE_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: String,
+    /// The sidecar's address (reads).
+    #[arg(long, env = "CTLSTORE_SIDECAR_BIND", default_value = "127.0.0.1:1331")]
+    pub sidecar_bind: String,
+    /// The reflector's health and metrics address.
+    #[arg(long, env = "CTLSTORE_METRICS_BIND", default_value = "127.0.0.1:9090")]
+    pub metrics_bind: String,
+    #[arg(long, env = "CTLSTORE_HEARTBEAT_INTERVAL", default_value = "5s", value_parser = duration)]
+    pub heartbeat_interval: Duration,
+    #[arg(long, env = "CTLSTORE_DEBUG", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub debug: bool,
+}

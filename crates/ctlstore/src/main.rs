@@ -37,6 +37,11 @@ enum Command {
     Sidecar(Box<flags::SidecarArgs>),
     /// Read one row from an LDB and print it as JSON (exit status 1 when there is none).
     LdbReadKey(flags::LdbReadKeyArgs),
+    /// Write a heartbeat row through the executive on a timer.
+    Heartbeat(Box<flags::HeartbeatArgs>),
+    /// Everything on one machine: executive (embedded SQLite ctldb), reflector, sidecar and
+    /// heartbeat. For a laptop, a demo or a single host.
+    AllInOne(flags::AllInOneArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -83,6 +88,18 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(run_sidecar(&args))?;
         }
         Command::LdbReadKey(args) => return ldb_read_key(&args),
+        Command::Heartbeat(args) => {
+            init_tracing(args.debug);
+            args.ignored.log_ignored();
+            if args.writer_secret.is_empty() {
+                anyhow::bail!("--writer-secret is required");
+            }
+            runtime.block_on(ctlstore_heartbeat::run(args.config(), shutdown_signal()))?;
+        }
+        Command::AllInOne(args) => {
+            init_tracing(args.debug);
+            runtime.block_on(all_in_one(&args))?;
+        }
     }
     Ok(())
 }
@@ -105,6 +122,83 @@ async fn run_reflector(
         });
     }
     ctlstore_reflector::run(config, status, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// The whole system in one process, on the embedded SQLite ctldb.
+async fn all_in_one(args: &flags::AllInOneArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| anyhow::anyhow!("create {}: {e}", args.data_dir.display()))?;
+    let ctldb = format!("sqlite:{}", args.data_dir.join("ctldb.db").display());
+    let ldb = args.data_dir.join("ldb.db");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut rx = stopped.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let executive_listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("bind {}: {e}", args.bind))?;
+    let executive_url = format!("http://{}", executive_listener.local_addr()?);
+    let executive_config = ctlstore_executive::Config {
+        ctldb_url: ctldb.clone(),
+        ..Default::default()
+    };
+    let executive = tokio::spawn(ctlstore_executive::serve(
+        executive_listener,
+        executive_config,
+        until_stopped(),
+    ));
+
+    let reflector_config = ctlstore_reflector::Config::new(
+        &ldb,
+        ctlstore_reflector::SourceConfig::feed(&executive_url),
+    );
+    let metrics_bind = args.metrics_bind.clone();
+    let reflector_stop = until_stopped();
+    let reflector = tokio::spawn(async move {
+        tokio::select! {
+            r = run_reflector(reflector_config, &metrics_bind) => r,
+            _ = reflector_stop => Ok(()),
+        }
+    });
+    let sidecar_args = flags::SidecarArgs {
+        bind_addr: args.sidecar_bind.clone(),
+        ldb_path: ldb.display().to_string(),
+        max_rows: 0,
+        application: "all-in-one".into(),
+        debug: args.debug,
+        ignored: Default::default(),
+    };
+    let sidecar_stop = until_stopped();
+    let sidecar = tokio::spawn(async move {
+        tokio::select! {
+            r = run_sidecar(&sidecar_args) => r,
+            _ = sidecar_stop => Ok(()),
+        }
+    });
+    let heartbeat_config = ctlstore_heartbeat::Config {
+        executive_url: executive_url.clone(),
+        secret: "all-in-one-heartbeat".into(),
+        interval: args.heartbeat_interval,
+        ..Default::default()
+    };
+    let heartbeat = tokio::spawn(ctlstore_heartbeat::run(heartbeat_config, until_stopped()));
+    tracing::info!(
+        executive = %executive_url,
+        sidecar = %args.sidecar_bind,
+        reflector_health = %args.metrics_bind,
+        data = %args.data_dir.display(),
+        "all-in-one running: write to the executive, read from the sidecar"
+    );
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    executive.await??;
+    reflector.await??;
+    sidecar.await??;
+    heartbeat.await??;
     Ok(())
 }
 
