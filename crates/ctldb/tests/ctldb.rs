@@ -126,28 +126,7 @@ fn replay(ledger: &[LedgerEntry], table: &str, order_by: &str) -> Vec<Vec<Value>
         }
     }
     assert!(!in_batch, "ledger ends inside a batch");
-    let mut stmt = conn
-        .prepare(&format!("SELECT * FROM {table} ORDER BY {order_by}"))
-        .expect("select");
-    let n = stmt.column_count();
-    stmt.query_map([], |r| {
-        (0..n)
-            .map(|i| {
-                Ok(match r.get_ref(i)? {
-                    rusqlite::types::ValueRef::Null => Value::Null,
-                    rusqlite::types::ValueRef::Integer(v) => Value::Integer(v),
-                    rusqlite::types::ValueRef::Real(v) => Value::Real(v),
-                    rusqlite::types::ValueRef::Text(t) => {
-                        Value::Text(String::from_utf8_lossy(t).into_owned())
-                    }
-                    rusqlite::types::ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
-                })
-            })
-            .collect()
-    })
-    .expect("query")
-    .collect::<Result<_, _>>()
-    .expect("rows")
+    ctlstore_testkit::rows_of(&conn, &format!("SELECT * FROM {table} ORDER BY {order_by}"))
 }
 
 async fn schema_changes_are_ledger_entries(backend: Backend) {

@@ -60,22 +60,7 @@ fn observe(path: &Path) -> Option<Observation> {
 }
 
 fn ldb_rows(path: &Path, table: &str) -> Vec<Vec<Value>> {
-    let conn =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open");
-    let mut stmt = conn
-        .prepare(&format!(r#"SELECT * FROM "{table}" ORDER BY "id""#))
-        .expect("select");
-    stmt.query_map([], |r| {
-        Ok(vec![
-            Value::Integer(r.get(0)?),
-            Value::Integer(r.get(1)?),
-            Value::Text(r.get(2)?),
-        ])
-    })
-    .expect("query")
-    .collect::<Result<_, _>>()
-    .expect("rows")
+    ctlstore_testkit::sqlite_rows(path, &format!(r#"SELECT * FROM "{table}" ORDER BY "id""#))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

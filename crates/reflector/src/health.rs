@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 
@@ -16,7 +16,7 @@ pub fn health_router(status: Arc<Status>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/status", get(report))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(ctlstore_telemetry::metrics_handler))
         .with_state(status)
 }
 
@@ -32,19 +32,4 @@ async fn healthz(State(status): State<Arc<Status>>) -> Response {
 
 async fn report(State(status): State<Arc<Status>>) -> Response {
     Json(status.report()).into_response()
-}
-
-async fn metrics() -> Response {
-    match ctlstore_telemetry::render() {
-        Some(text) => (
-            [(header::CONTENT_TYPE, ctlstore_telemetry::CONTENT_TYPE)],
-            text,
-        )
-            .into_response(),
-        None => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "metrics recorder unavailable",
-        )
-            .into_response(),
-    }
 }

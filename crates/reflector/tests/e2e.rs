@@ -126,31 +126,7 @@ fn random_value(rng: &mut Rng, kind: &str) -> Json {
 }
 
 fn ldb_rows(path: &Path, table: &str) -> Vec<Vec<Value>> {
-    let conn =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open LDB");
-    let mut stmt = conn
-        .prepare(&format!(r#"SELECT * FROM "{table}" ORDER BY "id""#))
-        .expect("select");
-    let n = stmt.column_count();
-    stmt.query_map([], |r| {
-        (0..n)
-            .map(|i| {
-                Ok(match r.get_ref(i)? {
-                    rusqlite::types::ValueRef::Null => Value::Null,
-                    rusqlite::types::ValueRef::Integer(v) => Value::Integer(v),
-                    rusqlite::types::ValueRef::Real(v) => Value::Real(v),
-                    rusqlite::types::ValueRef::Text(t) => {
-                        Value::Text(String::from_utf8_lossy(t).into_owned())
-                    }
-                    rusqlite::types::ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
-                })
-            })
-            .collect()
-    })
-    .expect("query")
-    .collect::<Result<_, _>>()
-    .expect("rows")
+    ctlstore_testkit::sqlite_rows(path, &format!(r#"SELECT * FROM "{table}" ORDER BY "id""#))
 }
 
 async fn two_reflectors_converge_on_the_ctldb(backend: Backend) {

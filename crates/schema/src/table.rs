@@ -105,16 +105,7 @@ impl Table {
         let values = self.normalise(values)?;
         self.fields
             .iter()
-            .map(|f| {
-                let json = values
-                    .iter()
-                    .find(|(name, _)| name == f.name.as_str())
-                    .map(|(_, v)| *v)
-                    .ok_or_else(|| SchemaError::MissingField {
-                        field: f.name.to_string(),
-                    })?;
-                Ok(Value::from_json(f, json, self.is_key(&f.name))?)
-            })
+            .map(|f| converted(&values, f, self.is_key(&f.name)))
             .collect()
     }
 
@@ -123,16 +114,7 @@ impl Table {
     pub fn delete_key(&self, values: &Map<String, Json>) -> Result<Vec<Value>, SchemaError> {
         let values = self.normalise(values)?;
         self.key_columns()
-            .map(|f| {
-                let json = values
-                    .iter()
-                    .find(|(name, _)| name == f.name.as_str())
-                    .map(|(_, v)| *v)
-                    .ok_or_else(|| SchemaError::MissingField {
-                        field: f.name.to_string(),
-                    })?;
-                Ok(Value::from_json(f, json, true)?)
-            })
+            .map(|f| converted(&values, f, true))
             .collect()
     }
 
@@ -156,6 +138,23 @@ impl Table {
             })
             .collect()
     }
+}
+
+/// The value given for `field` in normalised request values, converted; a missing field is an
+/// error naming it.
+fn converted(
+    values: &[(String, &Json)],
+    field: &Field,
+    is_key: bool,
+) -> Result<Value, SchemaError> {
+    let json = values
+        .iter()
+        .find(|(name, _)| name == field.name.as_str())
+        .map(|(_, v)| *v)
+        .ok_or_else(|| SchemaError::MissingField {
+            field: field.name.to_string(),
+        })?;
+    Ok(Value::from_json(field, json, is_key)?)
 }
 
 /// Parses `[name, type]` pairs.

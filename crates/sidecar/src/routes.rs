@@ -43,7 +43,7 @@ pub fn router(reader: Arc<Reader>, config: Config) -> Router {
         .route("/healthcheck", get(healthcheck))
         .route("/ping", get(healthcheck))
         .route("/healthz", get(healthcheck))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(ctlstore_telemetry::metrics_handler))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route".into(), None) })
         .layer(from_fn_with_state(HTTP, ctlstore_telemetry::track))
         .with_state(AppState {
@@ -214,16 +214,5 @@ async fn healthcheck(State(s): State<AppState>) -> Response {
     match s.reader.ledger_latency() {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => reader_error(e),
-    }
-}
-
-async fn metrics() -> Response {
-    match ctlstore_telemetry::render() {
-        Some(text) => (
-            [(header::CONTENT_TYPE, ctlstore_telemetry::CONTENT_TYPE)],
-            text,
-        )
-            .into_response(),
-        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }

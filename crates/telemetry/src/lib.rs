@@ -6,8 +6,9 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -63,4 +64,16 @@ pub async fn track(State(names): State<HttpMetrics>, request: Request, next: Nex
     metrics::counter!(names.requests, "route" => route.clone(), "method" => method, "status" => status).increment(1);
     metrics::histogram!(names.seconds, "route" => route).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The `/metrics` answer: everything recorded, in Prometheus text (503 without a recorder).
+pub async fn metrics_handler() -> Response {
+    match render() {
+        Some(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable",
+        )
+            .into_response(),
+    }
 }

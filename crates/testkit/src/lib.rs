@@ -12,6 +12,40 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::{AssertSqlSafe, Connection};
 
+/// Every row `sql` returns from an SQLite connection, as typed values: how tests compare an LDB
+/// (or a replayed ledger) with the ctldb, by query rather than through the code under test.
+pub fn rows_of(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<ctlstore_schema::Value>> {
+    use ctlstore_schema::Value;
+    use rusqlite::types::ValueRef;
+    let mut stmt = conn
+        .prepare(sql)
+        .unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        (0..n)
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(v) => Value::Integer(v),
+                    ValueRef::Real(v) => Value::Real(v),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+                })
+            })
+            .collect()
+    })
+    .and_then(|rows| rows.collect())
+    .unwrap_or_else(|e| panic!("query {sql}: {e}"))
+}
+
+/// [`rows_of`] on the SQLite file at `path`, opened read-only.
+pub fn sqlite_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<ctlstore_schema::Value>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    rows_of(&conn, sql)
+}
+
 /// A ctldb backend under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -6,11 +6,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ctlstore_schema::{FamilyName, TableName, WriterName};
+use ctlstore_schema::{FamilyName, TableName};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use super::{ok, parse_json, path_name};
+use super::{ok, parse_json, path_name, writer_name};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -146,8 +146,7 @@ pub async fn set_writer_limit(
     Path(writer): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let writer = WriterName::new(&writer)
-        .map_err(|e| ApiError::bad_request(e.to_string()).with_field("writer"))?;
+    let writer = writer_name(&writer)?;
     let body: RateLimitBody = parse_json(&body)?;
     let (amount, seconds) = parse_rate_limit(&body)?;
     let per_minute = ctlstore_ctldb::rows_per_minute(amount, seconds);
@@ -160,8 +159,7 @@ pub async fn delete_writer_limit(
     State(state): State<AppState>,
     Path(writer): Path<String>,
 ) -> ApiResult<Response> {
-    let writer = WriterName::new(&writer)
-        .map_err(|e| ApiError::bad_request(e.to_string()).with_field("writer"))?;
+    let writer = writer_name(&writer)?;
     state.0.ctldb.delete_writer_limit(&writer).await?;
     state.0.writer_overrides.refresh(&state.0.ctldb).await;
     Ok(ok())

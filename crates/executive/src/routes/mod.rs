@@ -259,6 +259,11 @@ pub(crate) fn path_name<T>(
     parse(raw).map_err(|e| ApiError::bad_request(format!("sanitize {kind}: {e}")).with_field(kind))
 }
 
+/// A writer name from a path, 400 naming `writer` when invalid.
+pub(crate) fn writer_name(raw: &str) -> ApiResult<WriterName> {
+    WriterName::new(raw).map_err(|e| ApiError::bad_request(e.to_string()).with_field("writer"))
+}
+
 /// An empty 200, ctlstore's success answer for writes.
 pub(crate) fn ok() -> Response {
     StatusCode::OK.into_response()

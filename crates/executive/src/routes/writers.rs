@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ctlstore_schema::{WriterName, WriterSecret};
+use ctlstore_schema::WriterSecret;
 
-use super::{authenticated_writer, ok};
+use super::{authenticated_writer, ok, writer_name};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -16,8 +16,7 @@ pub async fn register(
     Path(writer): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let writer = WriterName::new(&writer)
-        .map_err(|e| ApiError::bad_request(e.to_string()).with_field("writer"))?;
+    let writer = writer_name(&writer)?;
     let secret = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("the secret must be UTF-8 text").with_field("secret"))?;
     let secret = WriterSecret::new(secret)
