@@ -6,6 +6,7 @@ fn main() {
     for (var, cfg) in [
         ("CTLSTORE_TEST_MYSQL_URL", "ctlstore_mysql"),
         ("CTLSTORE_TEST_POSTGRES_URL", "ctlstore_postgres"),
+        ("CTLSTORE_TEST_S3", "ctlstore_s3"),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={var}");

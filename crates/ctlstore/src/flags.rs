@@ -173,6 +173,21 @@ pub struct LedgerLatencyFlags {
     latency_aws_region: Option<String>,
 }
 
+impl Default for LedgerLatencyFlags {
+    fn default() -> Self {
+        LedgerLatencyFlags {
+            max_healthy_latency: Duration::from_secs(60),
+            latency_disable: None,
+            latency_disable_ecs_behavior: None,
+            latency_attribute_name: None,
+            latency_healthy_attribute_value: None,
+            latency_unhealth_attribute_value: None,
+            latency_poll_interval: None,
+            latency_aws_region: None,
+        }
+    }
+}
+
 impl LedgerLatencyFlags {
     pub fn log_ignored(&self) {
         let ignored = [
@@ -313,6 +328,13 @@ impl ReflectorArgs {
             })?;
         if self.busy_timeout_ms > 0 {
             config.ldb.busy_timeout = Duration::from_millis(self.busy_timeout_ms);
+        }
+        if !self.bootstrap_url.is_empty() {
+            let s3 = ctlstore_snapshot::S3Options {
+                region: Some(self.bootstrap_region.clone()).filter(|r| !r.is_empty()),
+                ..Default::default()
+            };
+            config.bootstrap = Some((self.bootstrap_url.clone(), s3));
         }
         if !self.changelog_path.is_empty() && self.changelog_size > 0 {
             config.ldb.changelog = Some((self.changelog_path.clone().into(), self.changelog_size));
@@ -476,4 +498,114 @@ pub struct AllInOneArgs {
     pub heartbeat_interval: Duration,
     #[arg(long, env = "CTLSTORE_DEBUG", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
     pub debug: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SupervisorArgs {
+    /// Where snapshots go, comma-separated: file:///dir/name or s3://bucket/key. The extension
+    /// picks the codec: .gz (gzip, what ctlstore reads), .zst (zstd), anything else uncompressed.
+    #[arg(
+        long,
+        env = "CTLSTORE_SNAPSHOT_URL",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub snapshot_url: Vec<String>,
+    #[arg(long, env = "CTLSTORE_SNAPSHOT_INTERVAL", default_value = "5m", value_parser = duration)]
+    pub snapshot_interval: Duration,
+    /// Snapshot versions kept per location (older ones are deleted after a newer upload).
+    #[arg(long, env = "CTLSTORE_SNAPSHOT_KEEP", default_value_t = 3)]
+    pub snapshot_keep: usize,
+    /// The supervisor's private LDB.
+    #[arg(
+        long = "reflector.ldb-path",
+        visible_alias = "ldb-path",
+        env = "CTLSTORE_REFLECTOR_LDB_PATH"
+    )]
+    pub ldb_path: String,
+    #[arg(
+        long = "reflector.executive-url",
+        visible_alias = "executive-url",
+        env = "CTLSTORE_REFLECTOR_EXECUTIVE_URL"
+    )]
+    pub executive_url: Option<String>,
+    #[arg(
+        long = "reflector.upstream-driver",
+        visible_alias = "upstream-driver",
+        env = "CTLSTORE_REFLECTOR_UPSTREAM_DRIVER"
+    )]
+    pub upstream_driver: Option<String>,
+    #[arg(
+        long = "reflector.upstream-dsn",
+        visible_alias = "upstream-dsn",
+        env = "CTLSTORE_REFLECTOR_UPSTREAM_DSN"
+    )]
+    pub upstream_dsn: Option<String>,
+    #[arg(
+        long = "reflector.upstream-ledger-table",
+        env = "CTLSTORE_REFLECTOR_UPSTREAM_LEDGER_TABLE",
+        default_value = "ctlstore_dml_ledger"
+    )]
+    pub upstream_ledger_table: String,
+    #[arg(
+        long = "reflector.bootstrap-url",
+        env = "CTLSTORE_REFLECTOR_BOOTSTRAP_URL",
+        default_value = ""
+    )]
+    pub bootstrap_url: String,
+    #[arg(long = "reflector.poll-interval", env = "CTLSTORE_REFLECTOR_POLL_INTERVAL", default_value = "1s", value_parser = duration)]
+    pub poll_interval: Duration,
+    #[arg(
+        long = "reflector.query-block-size",
+        env = "CTLSTORE_REFLECTOR_QUERY_BLOCK_SIZE",
+        default_value_t = 100
+    )]
+    pub query_block_size: i64,
+    #[arg(
+        long = "reflector.metrics-bind",
+        visible_alias = "metrics-bind",
+        env = "CTLSTORE_REFLECTOR_METRICS_BIND",
+        default_value = ""
+    )]
+    pub metrics_bind: String,
+    #[arg(long, env = "CTLSTORE_DEBUG", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub debug: bool,
+    #[command(flatten)]
+    pub ignored: IgnoredFlags,
+}
+
+impl SupervisorArgs {
+    pub fn config(&self) -> anyhow::Result<ctlstore_supervisor::Config> {
+        let reflector = ReflectorArgs {
+            ldb_path: self.ldb_path.clone(),
+            executive_url: self.executive_url.clone(),
+            upstream_driver: self.upstream_driver.clone(),
+            upstream_dsn: self.upstream_dsn.clone(),
+            upstream_ledger_table: self.upstream_ledger_table.clone(),
+            changelog_path: String::new(),
+            changelog_size: 0,
+            bootstrap_url: self.bootstrap_url.clone(),
+            bootstrap_region: String::new(),
+            poll_interval: self.poll_interval,
+            poll_jitter_coefficient: 0.25,
+            poll_timeout: Duration::from_secs(5),
+            query_block_size: self.query_block_size,
+            gap_timeout: Duration::from_secs(1),
+            metrics_bind: self.metrics_bind.clone(),
+            wal_poll_interval: Duration::ZERO,
+            wal_checkpoint_threshold_size: 8 * 1024 * 1024,
+            wal_checkpoint_type: "PASSIVE".into(),
+            busy_timeout_ms: 0,
+            debug: self.debug,
+            ledger_latency: LedgerLatencyFlags::default(),
+            ignored: IgnoredFlags::default(),
+        };
+        Ok(ctlstore_supervisor::Config {
+            reflector: reflector.config()?,
+            snapshot_urls: self.snapshot_url.clone(),
+            interval: self.snapshot_interval,
+            keep: self.snapshot_keep,
+            s3: Default::default(),
+        })
+    }
 }

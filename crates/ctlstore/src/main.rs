@@ -37,6 +37,8 @@ enum Command {
     Sidecar(Box<flags::SidecarArgs>),
     /// Read one row from an LDB and print it as JSON (exit status 1 when there is none).
     LdbReadKey(flags::LdbReadKeyArgs),
+    /// Run a private reflector and publish snapshots of its LDB every interval.
+    Supervisor(Box<flags::SupervisorArgs>),
     /// Write a heartbeat row through the executive on a timer.
     Heartbeat(Box<flags::HeartbeatArgs>),
     /// Everything on one machine: executive (embedded SQLite ctldb), reflector, sidecar and
@@ -76,9 +78,6 @@ fn main() -> anyhow::Result<()> {
             init_tracing(args.debug);
             args.ignored.log_ignored();
             args.ledger_latency.log_ignored();
-            if !args.bootstrap_url.is_empty() {
-                tracing::warn!(url = %args.bootstrap_url, "--bootstrap-url is accepted but bootstrapping from snapshots is not implemented yet: replaying the ledger");
-            }
             let config = args.config()?;
             runtime.block_on(run_reflector(config, &args.metrics_bind))?;
         }
@@ -88,6 +87,23 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(run_sidecar(&args))?;
         }
         Command::LdbReadKey(args) => return ldb_read_key(&args),
+        Command::Supervisor(args) => {
+            init_tracing(args.debug);
+            args.ignored.log_ignored();
+            let config = args.config()?;
+            runtime.block_on(async {
+                let status = std::sync::Arc::new(ctlstore_reflector::Status::new(
+                    config.reflector.max_healthy_latency,
+                ));
+                if !args.metrics_bind.is_empty() {
+                    let listener = tokio::net::TcpListener::bind(&args.metrics_bind).await?;
+                    let app = ctlstore_reflector::health_router(status.clone());
+                    tokio::spawn(async move { axum::serve(listener, app).await });
+                }
+                ctlstore_supervisor::run(config, status, shutdown_signal()).await?;
+                anyhow::Ok(())
+            })?;
+        }
         Command::Heartbeat(args) => {
             init_tracing(args.debug);
             args.ignored.log_ignored();

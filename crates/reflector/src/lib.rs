@@ -50,6 +50,8 @@ pub struct Config {
     /// Healthy while caught up, or while the last applied entry is at most this old
     /// (ctlstore `-ledger-latency.max-healty-latency`).
     pub max_healthy_latency: Duration,
+    /// Bootstrap a missing LDB from the newest snapshot here (ctlstore `-bootstrap-url`).
+    pub bootstrap: Option<(String, ctlstore_snapshot::S3Options)>,
 }
 
 impl Config {
@@ -60,6 +62,7 @@ impl Config {
             ldb: LdbOptions::default(),
             gap_timeout: Duration::from_secs(1),
             max_healthy_latency: Duration::from_secs(60),
+            bootstrap: None,
         }
     }
 }
@@ -84,6 +87,11 @@ pub async fn run(
     status: Arc<Status>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ReflectorError> {
+    if let Some((url, s3)) = &config.bootstrap
+        && !config.ldb_path.exists()
+    {
+        bootstrap(url, s3, &config.ldb_path).await;
+    }
     let path = config.ldb_path.clone();
     let options = config.ldb.clone();
     let ldb = tokio::task::spawn_blocking(move || Ldb::open(&path, options))
@@ -99,6 +107,37 @@ pub async fn run(
     }
     tracing::info!(seq = status.applied_seq(), "reflector stopped");
     Ok(())
+}
+
+/// Restores the newest snapshot to `ldb` (which does not exist). Store errors are retried (5
+/// attempts, as ctlstore); a missing, corrupt or mismatched snapshot is logged and the reflector
+/// replays the ledger instead. Either way `ldb` is a complete file or absent afterwards.
+async fn bootstrap(url: &str, s3: &ctlstore_snapshot::S3Options, ldb: &std::path::Path) {
+    use ctlstore_snapshot::SnapshotError;
+    let location = match ctlstore_snapshot::Location::parse(url, s3) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "bootstrap URL unusable: replaying the ledger instead");
+            return;
+        }
+    };
+    for attempt in 1..=5 {
+        match ctlstore_snapshot::restore(&location, ldb).await {
+            Ok(r) => {
+                tracing::info!(seq = r.seq, url, "bootstrapped from snapshot");
+                return;
+            }
+            Err(e @ (SnapshotError::Store(_) | SnapshotError::Io { .. })) if attempt < 5 => {
+                tracing::warn!(error = %e, attempt, "snapshot download failed: retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                metrics::counter!(metric::ERRORS, "kind" => "bootstrap").increment(1);
+                tracing::warn!(error = %e, "bootstrap refused: replaying the ledger instead");
+                return;
+            }
+        }
+    }
 }
 
 /// The apply loop. Returns only when applying has halted on a poisoned entry.

@@ -1,0 +1,236 @@
+//! Supervisor → snapshot store → a new host bootstraps from it and follows the ledger; and a
+//! corrupt snapshot makes the new host replay the ledger instead.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ctlstore_ctldb::{Ctldb, CtldbOptions};
+use ctlstore_reflector::{SourceConfig, Status};
+use ctlstore_schema::{FamilyName, TableName};
+use ctlstore_snapshot::S3Options;
+use ctlstore_testkit::{Backend, Moto, TestDb, s3_test, sqlite_rows};
+use serde_json::json;
+
+async fn executive(url: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let config = ctlstore_executive::Config {
+        ctldb_url: url.into(),
+        writer_limit: 1_000_000,
+        ..Default::default()
+    };
+    tokio::spawn(ctlstore_executive::serve(
+        listener,
+        config,
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    client
+        .post(format!("{base}/families/fam"))
+        .send()
+        .await
+        .expect("family");
+    let def = json!({"fields": [["id", "integer"], ["body", "text"]], "keyFields": ["id"]});
+    client
+        .post(format!("{base}/families/fam/tables/items"))
+        .json(&def)
+        .send()
+        .await
+        .expect("table");
+    client
+        .post(format!("{base}/writers/writer1"))
+        .body("secret1")
+        .send()
+        .await
+        .expect("writer");
+    base
+}
+
+async fn write(base: &str, from: i64, to: i64) {
+    let client = reqwest::Client::new();
+    for i in from..to {
+        let body = json!({"mutations": [{"table": "items", "values": {"id": i, "body": format!("row {i}")}}]});
+        let r = client
+            .post(format!("{base}/families/fam/mutations"))
+            .header("ctlstore-writer", "writer1")
+            .header("ctlstore-secret", "secret1")
+            .json(&body)
+            .send()
+            .await
+            .expect("write");
+        assert!(r.status().is_success());
+    }
+}
+
+async fn wait_for(status: &Status, seq: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status.applied_seq() < seq {
+        assert!(
+            Instant::now() < deadline,
+            "stuck at {} of {seq}: {:?}",
+            status.applied_seq(),
+            status.report()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn items(path: &Path) -> Vec<Vec<ctlstore_schema::Value>> {
+    sqlite_rows(path, r#"SELECT * FROM fam___items ORDER BY "id""#)
+}
+
+async fn bootstrap_then_follow(url: String, s3: S3Options) {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let base = executive(&db.url).await;
+    write(&base, 0, 40).await;
+    let ctldb = Ctldb::connect(&db.url, CtldbOptions::default())
+        .await
+        .expect("ctldb");
+    let head = ctldb.max_seq().await.expect("head");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let private = dir.path().join("supervisor.db");
+    let config = ctlstore_supervisor::Config {
+        reflector: ctlstore_reflector::Config::new(&private, SourceConfig::feed(&base)),
+        snapshot_urls: vec![url.clone()],
+        interval: Duration::from_millis(300),
+        keep: 2,
+        s3: s3.clone(),
+    };
+    let supervisor_status = Arc::new(Status::new(Duration::from_secs(60)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let supervisor = tokio::spawn(ctlstore_supervisor::run(
+        config.clone(),
+        supervisor_status.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    wait_for(&supervisor_status, head).await;
+    // Wait for a snapshot at `head` to be published, then stop the supervisor so the store holds
+    // exactly that state.
+    let location = ctlstore_snapshot::Location::parse(&url, &s3).expect("location");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let snapshot_seq = loop {
+        let probe = dir.path().join("probe.db");
+        let _ = std::fs::remove_file(&probe);
+        if let Ok(r) = ctlstore_snapshot::restore(&location, &probe).await
+            && r.seq >= head
+        {
+            break r.seq;
+        }
+        assert!(Instant::now() < deadline, "no snapshot at seq {head}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = stop.send(());
+    supervisor.await.expect("task").expect("supervisor");
+    let at_snapshot = items(&private);
+
+    // A new host: its LDB comes from the snapshot, then it follows the ledger.
+    write(&base, 40, 60).await;
+    let new_ldb = dir.path().join("new-host.db");
+    let mut host = ctlstore_reflector::Config::new(&new_ldb, SourceConfig::feed(&base));
+    host.bootstrap = Some((url, s3));
+    let status = Arc::new(Status::new(Duration::from_secs(60)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let s = status.clone();
+    let task = tokio::spawn(ctlstore_reflector::run(host, s, async move {
+        let _ = stopped.await;
+    }));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status.applied_seq() == 0 {
+        assert!(Instant::now() < deadline, "never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        status.applied_seq() >= snapshot_seq,
+        "it started from the snapshot, not from zero"
+    );
+    let final_head = ctldb.max_seq().await.expect("head");
+    wait_for(&status, final_head).await;
+    assert_eq!(
+        items(&private),
+        at_snapshot,
+        "the supervisor's LDB as snapshotted"
+    );
+    let expected = ctldb
+        .rows(
+            &FamilyName::new("fam").expect("valid"),
+            &TableName::new("items").expect("valid"),
+        )
+        .await
+        .expect("rows");
+    assert_eq!(
+        items(&new_ldb),
+        expected,
+        "after bootstrap the host caught up with the ctldb"
+    );
+    assert_eq!(expected.len(), 60);
+    let _ = stop.send(());
+    task.await.expect("task").expect("reflector");
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_snapshot_bootstrap_then_follow() {
+    let store = tempfile::tempdir().expect("tempdir");
+    bootstrap_then_follow(
+        format!("file://{}/snapshot.db.zst", store.path().display()),
+        S3Options::default(),
+    )
+    .await;
+}
+
+s3_test! {
+    async fn s3_snapshot_bootstrap_then_follow() {
+        let moto = Moto::start("ctlstore-snapshots");
+        let s3 = S3Options {
+            endpoint: Some(moto.endpoint.clone()),
+            region: Some("us-east-1".into()),
+            access_key_id: Some("test".into()),
+            secret_access_key: Some("test".into()),
+        };
+        bootstrap_then_follow("s3://ctlstore-snapshots/snapshot.db.gz".to_string(), s3).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_snapshot_falls_back_to_the_ledger() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let base = executive(&db.url).await;
+    write(&base, 0, 10).await;
+    let store = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        store.path().join("snapshot.db.gz"),
+        b"this is not a gzip'd LDB",
+    )
+    .expect("garbage");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ldb = dir.path().join("ldb.db");
+    let mut host = ctlstore_reflector::Config::new(&ldb, SourceConfig::feed(&base));
+    host.bootstrap = Some((
+        format!("file://{}/snapshot.db.gz", store.path().display()),
+        S3Options::default(),
+    ));
+    let status = Arc::new(Status::new(Duration::from_secs(60)));
+    tokio::spawn(ctlstore_reflector::run(
+        host,
+        status.clone(),
+        std::future::pending(),
+    ));
+    let ctldb = Ctldb::connect(&db.url, CtldbOptions::default())
+        .await
+        .expect("ctldb");
+    wait_for(&status, ctldb.max_seq().await.expect("head")).await;
+    assert_eq!(items(&ldb).len(), 10, "converged by replaying the ledger");
+    db.cleanup().await;
+}
