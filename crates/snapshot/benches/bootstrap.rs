@@ -11,8 +11,14 @@ use ctlstore_ledger::LedgerEntry;
 use ctlstore_snapshot::{Location, S3Options, capture, publish, restore};
 
 fn main() {
-    let megabytes: u64 = std::env::var("BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
-    let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string())).expect("tempdir");
+    let megabytes: u64 = std::env::var("BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let dir = tempfile::tempdir_in(
+        std::env::var("BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+    )
+    .expect("tempdir");
     let source = dir.path().join("source.db");
     let started = Instant::now();
     let rows = megabytes * 1024; // ~1 KiB per row
@@ -27,7 +33,9 @@ fn main() {
         let c = ldb.connection();
         c.execute_batch("BEGIN").expect("begin");
         {
-            let mut insert = c.prepare("INSERT INTO bench___blobs VALUES (?1, ?2, ?3)").expect("prepare");
+            let mut insert = c
+                .prepare("INSERT INTO bench___blobs VALUES (?1, ?2, ?3)")
+                .expect("prepare");
             let mut state = 0x2545_f491_4f6c_dd1du64;
             for i in 0..rows {
                 // Half random hex, half repetitive: control data compresses, but not to nothing.
@@ -39,23 +47,44 @@ fn main() {
                     body.push_str(&format!("{state:016x}"));
                 }
                 body.push_str(&"enabled=true;".repeat(38));
-                insert.execute(rusqlite::params![i as i64, format!("tag-{}", i % 1000), body]).expect("insert");
+                insert
+                    .execute(rusqlite::params![
+                        i as i64,
+                        format!("tag-{}", i % 1000),
+                        body
+                    ])
+                    .expect("insert");
             }
         }
         c.execute_batch("COMMIT").expect("commit");
-        c.execute("UPDATE _ldb_seq SET seq = 2 WHERE id = 1", []).expect("seq");
-        ldb.checkpoint(ctlstore_ldb::CheckpointMode::Truncate).expect("checkpoint");
+        c.execute("UPDATE _ldb_seq SET seq = 2 WHERE id = 1", [])
+            .expect("seq");
+        ldb.checkpoint(ctlstore_ldb::CheckpointMode::Truncate)
+            .expect("checkpoint");
     }
     let size = std::fs::metadata(&source).map(|m| m.len()).unwrap_or(0);
-    println!("built a {} MiB LDB ({rows} rows) in {:.1} s", size >> 20, started.elapsed().as_secs_f64());
+    println!(
+        "built a {} MiB LDB ({rows} rows) in {:.1} s",
+        size >> 20,
+        started.elapsed().as_secs_f64()
+    );
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let store = dir.path().join("store");
-    let location = Location::parse(&format!("file://{}/snapshot.db.zst", store.display()), &S3Options::default()).expect("location");
+    let location = Location::parse(
+        &format!("file://{}/snapshot.db.zst", store.display()),
+        &S3Options::default(),
+    )
+    .expect("location");
     let started = Instant::now();
     let captured = capture(&source, dir.path(), location.compression()).expect("capture");
     let captured_at = started.elapsed();
-    runtime.block_on(publish(&location, &captured, 1)).expect("publish");
+    runtime
+        .block_on(publish(&location, &captured, 1))
+        .expect("publish");
     println!(
         "snapshot: capture (VACUUM INTO + zstd) {:.1} s, publish {:.1} s; {} MiB -> {} MiB",
         captured_at.as_secs_f64(),
@@ -68,10 +97,18 @@ fn main() {
     let target = dir.path().join("host").join("ldb.db");
     std::fs::create_dir_all(target.parent().expect("parent")).expect("dir");
     let started = Instant::now();
-    let restored = runtime.block_on(restore(&location, &target)).expect("restore");
+    let restored = runtime
+        .block_on(restore(&location, &target))
+        .expect("restore");
     let restored_at = started.elapsed();
     let reader = ctlstore_reader::Reader::open(&target).expect("reader");
-    let row = reader.get_row("bench", "blobs", &[ctlstore_reader::Key::from(rows as i64 / 2)]).expect("read");
+    let row = reader
+        .get_row(
+            "bench",
+            "blobs",
+            &[ctlstore_reader::Key::from(rows as i64 / 2)],
+        )
+        .expect("read");
     assert!(row.is_some());
     println!(
         "bootstrap: download + verify + decompress + check + rename {:.1} s; serving reads after {:.1} s (seq {})",

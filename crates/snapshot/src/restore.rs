@@ -31,6 +31,7 @@ pub async fn publish(
         .map_err(io(captured.file.path()))?;
     let mut buf = vec![0u8; 4 * 1024 * 1024];
     let (mut sent, started) = (0u64, std::time::Instant::now());
+    let bar = progress_bar("upload", m.object_bytes);
     loop {
         let n = file
             .read(&mut buf)
@@ -42,9 +43,11 @@ pub async fn publish(
         writer.wait_for_capacity(4).await?;
         writer.write(&buf[..n]);
         sent += n as u64;
+        bar.set_position(sent);
         progress("upload", sent, m.object_bytes, started);
     }
     writer.finish().await?;
+    bar.finish_and_clear();
     let manifest =
         serde_json::to_vec_pretty(m).map_err(|e| SnapshotError::Worker(e.to_string()))?;
     location
@@ -94,6 +97,22 @@ pub struct Restored {
     pub seq: i64,
     /// `None` for a snapshot as ctlstore writes it (no manifest).
     pub manifest: Option<Manifest>,
+}
+
+/// A progress bar on a terminal; nothing otherwise (the log lines below carry the progress).
+fn progress_bar(what: &str, total: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar
 }
 
 /// Logs progress every 10 % (a terminal user sees it as it goes; logs get a line each step).
@@ -172,10 +191,12 @@ pub async fn restore(location: &Location, ldb: &Path) -> Result<Restored, Snapsh
         .await
         .map_err(io(&download))?;
     let (mut sha, mut received, started) = (Sha256::new(), 0u64, std::time::Instant::now());
+    let bar = progress_bar("download", total);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         sha.update(&chunk);
         received += chunk.len() as u64;
+        bar.set_position(received);
         tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
             .await
             .map_err(io(&download))?;
