@@ -10,6 +10,17 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     ctlstore_duration::parse(text).map_err(|e| e.to_string())
 }
 
+/// One element of a list flag. segmentio/conf writes lists as `[a,b]`; with `,` as the
+/// delimiter that arrives as `[a` and `b]`, so the brackets are trimmed here. `a,b` works too.
+pub fn list_item(text: &str) -> Result<String, String> {
+    let item = text
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim();
+    Ok(item.to_string())
+}
+
 /// Flags ctlstore has that mean nothing here; accepted, and logged once.
 #[derive(Args, Debug, Default)]
 pub struct IgnoredFlags {
@@ -229,8 +240,8 @@ impl LedgerLatencyFlags {
 
 #[derive(Args, Debug)]
 pub struct ReflectorArgs {
-    /// The LDB file this host serves reads from.
-    #[arg(long, env = "CTLSTORE_LDB_PATH")]
+    /// The LDB file this host serves reads from (required, except with multi-reflector).
+    #[arg(long, env = "CTLSTORE_LDB_PATH", default_value = "")]
     pub ldb_path: String,
     /// Follow the executive's ledger feed (lowest latency). Otherwise --upstream-dsn is polled.
     #[arg(long, env = "CTLSTORE_EXECUTIVE_URL")]
@@ -318,6 +329,9 @@ impl ReflectorArgs {
                 "give --executive-url (the ledger feed) or --upstream-driver and --upstream-dsn (polling)"
             ),
         };
+        if self.ldb_path.is_empty() {
+            anyhow::bail!("--ldb-path is required");
+        }
         let mut config = ctlstore_reflector::Config::new(&self.ldb_path, source);
         config.gap_timeout = self.gap_timeout;
         config.max_healthy_latency = self.ledger_latency.max_healthy_latency;
@@ -508,6 +522,7 @@ pub struct SupervisorArgs {
         long,
         env = "CTLSTORE_SNAPSHOT_URL",
         value_delimiter = ',',
+        value_parser = list_item,
         required = true
     )]
     pub snapshot_url: Vec<String>,
@@ -608,4 +623,14 @@ impl SupervisorArgs {
             s3: Default::default(),
         })
     }
+}
+
+/// ctlstore's `multi-reflector`: the reflector flags, applied to several LDB copies.
+#[derive(Args, Debug)]
+pub struct MultiReflectorArgs {
+    /// The LDB copies to keep, as `[a,b]` or `a,b` (at least two).
+    #[arg(long = "multi-reflector.ldb-paths", env = "CTLSTORE_MULTI_REFLECTOR_LDB_PATHS", value_delimiter = ',', value_parser = list_item, required = true)]
+    pub ldb_paths: Vec<String>,
+    #[command(flatten)]
+    pub reflector: ReflectorArgs,
 }

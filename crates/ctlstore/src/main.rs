@@ -33,6 +33,8 @@ enum Command {
     Executive(Box<flags::ExecutiveArgs>),
     /// Run a reflector: follow the ledger into this host's LDB.
     Reflector(Box<flags::ReflectorArgs>),
+    /// Run one reflector per LDB copy (ctlstore's multi-reflector).
+    MultiReflector(Box<flags::MultiReflectorArgs>),
     /// Serve ctlstore's HTTP read API over this host's LDB.
     Sidecar(Box<flags::SidecarArgs>),
     /// Read one row from an LDB and print it as JSON (exit status 1 when there is none).
@@ -80,6 +82,45 @@ fn main() -> anyhow::Result<()> {
             args.ledger_latency.log_ignored();
             let config = args.config()?;
             runtime.block_on(run_reflector(config, &args.metrics_bind))?;
+        }
+        Command::MultiReflector(mut args) => {
+            init_tracing(args.reflector.debug);
+            args.reflector.ignored.log_ignored();
+            let paths: Vec<String> = args
+                .ldb_paths
+                .iter()
+                .filter(|p| !p.is_empty())
+                .cloned()
+                .collect();
+            if paths.len() < 2 {
+                anyhow::bail!(
+                    "--multi-reflector.ldb-paths needs at least two paths, got {paths:?}"
+                );
+            }
+            let mut configs = Vec::new();
+            for path in &paths {
+                args.reflector.ldb_path = path.clone();
+                configs.push(args.reflector.config()?);
+            }
+            let metrics_bind = args.reflector.metrics_bind.clone();
+            runtime.block_on(async {
+                let mut tasks = Vec::new();
+                for (i, config) in configs.into_iter().enumerate() {
+                    // One health endpoint: the first copy's.
+                    let bind = if i == 0 {
+                        metrics_bind.clone()
+                    } else {
+                        String::new()
+                    };
+                    tasks.push(tokio::spawn(
+                        async move { run_reflector(config, &bind).await },
+                    ));
+                }
+                for t in tasks {
+                    t.await??;
+                }
+                anyhow::Ok(())
+            })?;
         }
         Command::Sidecar(args) => {
             init_tracing(args.debug);
@@ -349,5 +390,21 @@ mod tests {
         parse("ctlstore reflector -ldb-path /var/spool/ctlstore/ldb.db -upstream-driver mysql -upstream-dsn ctldb:ctldbpw@tcp(mysql:3306)/ctldb -changelog-path /var/spool/ctlstore/changelog -bootstrap-url s3://b/k.db.gz -ledger-latency.disable -metrics-bind 0.0.0.0:9090 -poll-interval 1s -wal-checkpoint-type TRUNCATE")
             .expect("reflector");
         assert!(parse("ctlstore reflector -no-such-flag x").is_err());
+        let multi = parse("ctlstore multi-reflector -multi-reflector.ldb-paths [/a/ldb.db,/a/ldb-2.db] -upstream-driver sqlite3 -upstream-dsn /c.db")
+            .expect("multi-reflector");
+        match multi.command {
+            super::Command::MultiReflector(m) => {
+                assert_eq!(m.ldb_paths, ["/a/ldb.db", "/a/ldb-2.db"])
+            }
+            _ => panic!("not multi-reflector"),
+        }
+        let supervisor = parse("ctlstore supervisor -snapshot-url [file:///s/a.db,s3://b/k.db.gz] -reflector.ldb-path /x.db -reflector.upstream-driver mysql -reflector.upstream-dsn u@tcp(h:3306)/d")
+            .expect("supervisor");
+        match supervisor.command {
+            super::Command::Supervisor(s) => {
+                assert_eq!(s.snapshot_url, ["file:///s/a.db", "s3://b/k.db.gz"])
+            }
+            _ => panic!("not supervisor"),
+        }
     }
 }
