@@ -78,3 +78,139 @@ fn ctlstores_reader_queries_work_on_our_ldb() {
     );
     assert_eq!(sqlite3(&path, "PRAGMA journal_mode"), "wal\n");
 }
+
+/// An LDB as ctlstore's reflector leaves it (its DDL, go-sqlite3's timestamp layout with
+/// nanoseconds and a zone, ctlstore's column types), served by our reader, sidecar and
+/// `ldb-read-key`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ldb_written_by_ctlstore_is_served_by_reader_sidecar_and_ldb_read_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ldb.db");
+    {
+        let c = rusqlite::Connection::open(&path).expect("create");
+        c.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE IF NOT EXISTS _ldb_seq (id INTEGER PRIMARY KEY NOT NULL, seq BIGINT NOT NULL);
+             CREATE TABLE IF NOT EXISTS _ldb_last_update (name STRING PRIMARY KEY NOT NULL, timestamp DATETIME NOT NULL);
+             CREATE TABLE family1___table1 (\"field1\" VARCHAR(191), \"field2\" BLOB(255), \"field3\" INTEGER, \"field4\" REAL, \"field5\" TEXT, \"field6\" BLOB, PRIMARY KEY(\"field1\",\"field2\"));
+             REPLACE INTO family1___table1 (\"field1\",\"field2\",\"field3\",\"field4\",\"field5\",\"field6\") VALUES('hello',x'010203',123,1.5,x'610062',x'deadbeef');
+             INSERT INTO _ldb_seq VALUES (1, 42);",
+        )
+        .expect("ctlstore's LDB");
+        // go-sqlite3 binds a time.Time in this layout (local zone, nanoseconds).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64
+            - 3600 * 8;
+        let ts = format!("{}.123456789-08:00", unix_to_text(now));
+        c.execute("INSERT INTO _ldb_last_update VALUES ('ledger', ?1)", [&ts])
+            .expect("timestamp");
+    }
+    let reader = ctlstore_reader::Reader::open(&path).expect("reader");
+    let key = [
+        ctlstore_reader::Key::from("hello"),
+        ctlstore_reader::Key::from(vec![1u8, 2, 3]),
+    ];
+    let row = reader
+        .get_row("family1", "table1", &key)
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        row.get("field3"),
+        Some(&ctlstore_reader::Value::Integer(123))
+    );
+    assert_eq!(reader.last_sequence().expect("seq"), 42);
+    let latency = reader
+        .ledger_latency()
+        .expect("latency from go-sqlite3's layout");
+    assert!(latency < std::time::Duration::from_secs(60), "{latency:?}");
+
+    let p = path.to_str().expect("utf-8");
+    let out = Command::new(env!("CARGO_BIN_EXE_ctlstore"))
+        .args([
+            "ldb-read-key",
+            "-ldb-path",
+            p,
+            "-family",
+            "family1",
+            "-table",
+            "table1",
+            "-key-json",
+            r#"["hello", {"binary": "AQID"}]"#,
+        ])
+        .output()
+        .expect("ldb-read-key");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        printed["field5"], "a\u{0}b",
+        "ctlstore's NUL string, stored as a blob, reads back as text"
+    );
+    assert_eq!(printed["field6"], "3q2+7w==");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let mut sidecar = Command::new(env!("CARGO_BIN_EXE_ctlstore"))
+        .args([
+            "sidecar",
+            "-bind-addr",
+            &format!("127.0.0.1:{port}"),
+            "-ldb-path",
+            p,
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("sidecar");
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/get-row-by-key/family1/table1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let body = loop {
+        if let Ok(r) = client
+            .post(&url)
+            .json(&serde_json::json!({"key": [{"value": "hello"}, {"binary": "AQID"}]}))
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            break r.json::<serde_json::Value>().await.expect("json");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sidecar never answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(body["field1"], "hello");
+    assert_eq!(body["field2"], "AQID");
+    assert_eq!(body["field4"], 1.5);
+    let _ = sidecar.kill();
+    let _ = sidecar.wait();
+}
+
+/// `YYYY-MM-DD HH:MM:SS` for a Unix time, UTC.
+fn unix_to_text(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

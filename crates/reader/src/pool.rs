@@ -151,10 +151,14 @@ struct TableMeta {
     prefix_sql: Vec<String>,
     /// Column names of `SELECT *`, refreshed when the column count changes (an added column).
     columns: std::sync::Mutex<Vec<String>>,
+    /// Columns declared as bytes (`BLOB...`, `VARBINARY...`). Like ctlstore's reader, values are
+    /// typed by the declared type: a blob in a text column (ctlstore writes strings containing
+    /// NUL as blob literals) reads as text, text in a blob column as bytes.
+    byte_columns: Vec<String>,
 }
 
 impl TableMeta {
-    fn new(name: String, keys: Vec<(String, FieldType)>) -> TableMeta {
+    fn new(name: String, keys: Vec<(String, FieldType)>, byte_columns: Vec<String>) -> TableMeta {
         let select = format!("SELECT * FROM {}", quoted(&name));
         let filter = |n: usize| -> String {
             keys.iter()
@@ -181,6 +185,7 @@ impl TableMeta {
             point_sql,
             prefix_sql,
             columns: std::sync::Mutex::new(Vec::new()),
+            byte_columns,
         }
     }
 }
@@ -263,7 +268,20 @@ impl Conn {
             .into_iter()
             .map(|(n, t)| (n, field_type_of(&t)))
             .collect();
-        let meta = std::sync::Arc::new(TableMeta::new(name, keys));
+        let byte_columns: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT name, type FROM pragma_table_info(?1)")?
+            .query_map([&name], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .filter_map(Result::ok)
+            .filter(|(_, t)| {
+                let t = t.to_ascii_uppercase();
+                t.starts_with("BLOB") || t.starts_with("VARBINARY")
+            })
+            .map(|(n, _)| n)
+            .collect();
+        let meta = std::sync::Arc::new(TableMeta::new(name, keys, byte_columns));
         self.tables
             .entry(family.to_string())
             .or_default()
@@ -279,8 +297,8 @@ impl Conn {
         key: &[Key],
         exact: bool,
     ) -> Result<Vec<T>, ReaderError> {
-        self.query(family, table, key, exact, |row, names, table| {
-            crate::de::from_row(row, names, table)
+        self.query(family, table, key, exact, |row, names, meta| {
+            crate::de::from_row(row, names, &meta.name)
         })
     }
 
@@ -291,7 +309,7 @@ impl Conn {
         table: &str,
         key: &[Key],
         exact: bool,
-        mut map: impl FnMut(&rusqlite::Row<'_>, &[String], &str) -> Result<T, ReaderError>,
+        mut map: impl FnMut(&rusqlite::Row<'_>, &[String], &TableMeta) -> Result<T, ReaderError>,
     ) -> Result<Vec<T>, ReaderError> {
         let meta = self.meta(family, table)?;
         let expected = meta.keys.len();
@@ -339,7 +357,7 @@ impl Conn {
             let mut rows = stmt.raw_query();
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                out.push(map(row, &names, &meta.name)?);
+                out.push(map(row, &names, &meta)?);
                 if exact {
                     break;
                 }
@@ -360,10 +378,11 @@ impl Conn {
         key: &[Key],
         exact: bool,
     ) -> Result<Vec<Row>, ReaderError> {
-        self.query(family, table, key, exact, |row, names, _| {
+        self.query(family, table, key, exact, |row, names, meta| {
             let mut out = Row::new();
             for (i, name) in names.iter().enumerate() {
-                out.insert(name.clone(), value_of(row.get_ref(i)?));
+                let bytes = meta.byte_columns.iter().any(|c| c == name);
+                out.insert(name.clone(), value_of(row.get_ref(i)?, bytes));
             }
             Ok(out)
         })
@@ -402,16 +421,17 @@ fn missing_table(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.contains("no such table"))
 }
 
-fn value_of(v: rusqlite::types::ValueRef<'_>) -> Value {
+/// A column value, typed by the column's declared type as ctlstore's reader does.
+fn value_of(v: rusqlite::types::ValueRef<'_>, byte_column: bool) -> Value {
     use rusqlite::types::ValueRef;
     match v {
         ValueRef::Null => Value::Null,
         ValueRef::Integer(i) => Value::Integer(i),
         ValueRef::Real(f) => Value::Real(f),
-        ValueRef::Text(t) => match std::str::from_utf8(t) {
+        ValueRef::Text(b) | ValueRef::Blob(b) if byte_column => Value::Bytes(b.to_vec()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => match std::str::from_utf8(t) {
             Ok(s) => Value::Text(s.to_string()),
             Err(_) => Value::Bytes(t.to_vec()),
         },
-        ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
     }
 }

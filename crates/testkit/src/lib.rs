@@ -286,6 +286,39 @@ macro_rules! s3_test {
     };
 }
 
+/// A single test that needs MariaDB/MySQL: runs when `CTLSTORE_TEST_MYSQL_URL` is set,
+/// otherwise reported as ignored with the reason.
+#[cfg(ctlstore_mysql)]
+#[macro_export]
+macro_rules! mysql_test {
+    ($(#[$m:meta])* async fn $name:ident() $body:block) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$m])*
+        async fn $name() $body
+    };
+}
+
+#[cfg(not(ctlstore_mysql))]
+#[macro_export]
+macro_rules! mysql_test {
+    ($(#[$m:meta])* async fn $name:ident() $body:block) => {
+        #[tokio::test]
+        #[ignore = "MySQL suite skipped: set CTLSTORE_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306"]
+        $(#[$m])*
+        async fn $name() $body
+    };
+}
+
+/// The Go DSN (`user:pass@tcp(host:port)/db?collation=...`) for a `mysql://` URL: what ctlstore's
+/// command lines take.
+pub fn go_mysql_dsn(url: &str) -> String {
+    let rest = url.trim_start_matches("mysql://");
+    let (credentials, rest) = rest.split_once('@').unwrap_or(("root", rest));
+    let (host, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let db = db.split('?').next().unwrap_or(db);
+    format!("{credentials}@tcp({host})/{db}?collation=utf8mb4_unicode_ci")
+}
+
 /// A moto S3 server on a free port, stopped when dropped.
 pub struct Moto {
     pub endpoint: String,
