@@ -27,6 +27,7 @@
 
 mod de;
 mod key;
+mod layouts;
 mod pool;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ use std::time::{Duration, SystemTime};
 pub use ctlstore_ldb::DEFAULT_LDB_PATH;
 pub use ctlstore_schema::Value;
 pub use key::Key;
+pub use layouts::{ROTATION_PERIODS, RotatingReader, VersionedReader};
 use pool::Pool;
 
 /// ctlstore's environment variable for the LDB directory.
@@ -96,6 +98,8 @@ pub enum ReaderError {
     NoLedgerUpdates,
     #[error("cannot deserialize a row of {table}: {message}")]
     Deserialize { table: String, message: String },
+    #[error("LDB layout: {0}")]
+    Layout(String),
     #[error("LDB error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }

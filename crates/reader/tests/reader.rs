@@ -370,3 +370,126 @@ fn a_replaced_ldb_is_picked_up_without_failing_reads() {
     }
     assert_eq!(reader.last_sequence().expect("seq"), 101);
 }
+
+fn tiny_ldb(path: &Path, value: &str, seq: i64) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    let mut ldb = Ldb::open(path, LdbOptions::default()).expect("open");
+    ldb.apply(&[
+        entry(
+            seq,
+            r#"CREATE TABLE fam___kvs ("k" VARCHAR(191), "v" TEXT, PRIMARY KEY("k"));"#,
+        ),
+        entry(
+            seq + 1,
+            &format!(r#"REPLACE INTO fam___kvs ("k","v") VALUES('x','{value}')"#),
+        ),
+    ])
+    .expect("apply");
+    ldb.checkpoint(ctlstore_ldb::CheckpointMode::Truncate)
+        .expect("checkpoint");
+}
+
+#[test]
+fn versioned_directories_switch_only_to_newer_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let version = |ms: u64| {
+        dir.path()
+            .join("versioned")
+            .join(format!("{ms:013}"))
+            .join("ldb.db")
+    };
+    tiny_ldb(&version(1_700_000_000_000), "first", 1);
+    let versioned = ctlstore_reader::VersionedReader::open(dir.path()).expect("open");
+    let value = || match versioned
+        .reader()
+        .expect("reader")
+        .get_row("fam", "kvs", &[Key::from("x")])
+        .expect("read")
+        .and_then(|r| r.get("v").cloned())
+    {
+        Some(Value::Text(t)) => t,
+        other => format!("{other:?}"),
+    };
+    assert_eq!(value(), "first");
+    tiny_ldb(&version(1_600_000_000_000), "older", 1);
+    tiny_ldb(&version(1_800_000_000_000), "newer", 10);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while value() != "newer" {
+        assert!(
+            Instant::now() < deadline,
+            "never switched to the newer version"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        versioned.version(),
+        1_800_000_000_000,
+        "the newest, never the older one"
+    );
+    assert!(matches!(
+        ctlstore_reader::VersionedReader::open(dir.path().join("empty")),
+        Err(ReaderError::NotFound(_))
+    ));
+}
+
+#[test]
+fn rotating_copies_follow_ctlstores_schedule() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths: Vec<_> = (0..6)
+        .map(|i| {
+            dir.path().join(if i == 0 {
+                "ldb.db".to_string()
+            } else {
+                format!("ldb-{}.db", i + 1)
+            })
+        })
+        .collect();
+    for (i, p) in paths.iter().enumerate() {
+        tiny_ldb(p, &format!("copy {i}"), 1);
+    }
+    let rotating =
+        ctlstore_reader::RotatingReader::new(&paths, 6).expect("six copies every 6 minutes");
+    // ctlstore's table (ldb_rotating_reader_test.go): minute -> copy.
+    for (minute, copy) in [
+        (1, 0),
+        (8, 1),
+        (17, 2),
+        (21, 3),
+        (24, 4),
+        (32, 5),
+        (41, 0),
+        (42, 1),
+        (53, 2),
+        (59, 3),
+    ] {
+        assert_eq!(rotating.index_for_minute(minute), copy, "minute {minute}");
+    }
+    assert!(
+        rotating
+            .reader()
+            .get_row("fam", "kvs", &[Key::from("x")])
+            .expect("read")
+            .is_some()
+    );
+    assert!(
+        matches!(
+            ctlstore_reader::RotatingReader::new(&paths[..1], 30),
+            Err(ReaderError::Layout(_))
+        ),
+        "at least two copies"
+    );
+    assert!(
+        matches!(
+            ctlstore_reader::RotatingReader::new(&paths[..3], 30),
+            Err(ReaderError::Layout(_))
+        ),
+        "at most 60/period copies"
+    );
+    assert!(
+        matches!(
+            ctlstore_reader::RotatingReader::new(&paths[..2], 7),
+            Err(ReaderError::Layout(_))
+        ),
+        "ctlstore's periods only"
+    );
+}
