@@ -73,7 +73,8 @@ pub async fn create_table(
 ) -> ApiResult<Response> {
     let body: TableBody = parse_json(&body)?;
     let table = build_table(&family, &table, &body)?;
-    state.0.ctldb.create_table(&table).await?;
+    let seq = state.0.ctldb.create_table(&table).await?;
+    state.0.feed.publish(seq);
     Ok(ok())
 }
 
@@ -89,12 +90,15 @@ pub async fn create_tables(State(state): State<AppState>, body: Bytes) -> ApiRes
                 .map_err(ApiError::from),
             Err(e) => Err(e),
         };
-        if let Err(mut e) = created {
-            e.message = format!(
-                "creating table for family {:?} table {:?}: {}",
-                t.family, t.name, e.message
-            );
-            return Err(e);
+        match created {
+            Ok(seq) => state.0.feed.publish(seq),
+            Err(mut e) => {
+                e.message = format!(
+                    "creating table for family {:?} table {:?}: {}",
+                    t.family, t.name, e.message
+                );
+                return Err(e);
+            }
         }
     }
     Ok(ok())
@@ -113,7 +117,8 @@ pub async fn add_fields(
     if fields.is_empty() {
         return Err(ApiError::bad_request("no fields to add").with_field("fields"));
     }
-    state.0.ctldb.add_fields(&family, &table, &fields).await?;
+    let seq = state.0.ctldb.add_fields(&family, &table, &fields).await?;
+    state.0.feed.publish(seq);
     Ok(ok())
 }
 
