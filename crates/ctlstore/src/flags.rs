@@ -587,18 +587,20 @@ pub struct SupervisorArgs {
     pub debug: bool,
     #[command(flatten)]
     pub ignored: IgnoredFlags,
+    #[command(flatten)]
+    pub extra: SupervisorExtraFlags,
 }
 
 impl SupervisorArgs {
     pub fn config(&self) -> anyhow::Result<ctlstore_supervisor::Config> {
-        let reflector = ReflectorArgs {
+        let mut reflector = ReflectorArgs {
             ldb_path: self.ldb_path.clone(),
             executive_url: self.executive_url.clone(),
             upstream_driver: self.upstream_driver.clone(),
             upstream_dsn: self.upstream_dsn.clone(),
             upstream_ledger_table: self.upstream_ledger_table.clone(),
             changelog_path: String::new(),
-            changelog_size: 0,
+            changelog_size: 1_048_576,
             bootstrap_url: self.bootstrap_url.clone(),
             bootstrap_region: String::new(),
             poll_interval: self.poll_interval,
@@ -615,6 +617,7 @@ impl SupervisorArgs {
             ledger_latency: LedgerLatencyFlags::default(),
             ignored: IgnoredFlags::default(),
         };
+        self.extra.apply(&mut reflector)?;
         Ok(ctlstore_supervisor::Config {
             reflector: reflector.config()?,
             snapshot_urls: self.snapshot_url.clone(),
@@ -633,4 +636,267 @@ pub struct MultiReflectorArgs {
     pub ldb_paths: Vec<String>,
     #[command(flatten)]
     pub reflector: ReflectorArgs,
+}
+
+/// The rest of ctlstore's supervisor flags: every `-reflector.*` flag (applied to the private
+/// reflector) and `-ledger-latency-health.*` (ECS behaviour ctlstore parses and never uses).
+#[derive(Args, Debug, Default)]
+pub struct SupervisorExtraFlags {
+    #[arg(long = "reflector.changelog-path", env = "CTLSTORE_REFLECTOR_CHANGELOG_PATH", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_changelog_path: Option<String>,
+    #[arg(long = "reflector.changelog-size", env = "CTLSTORE_REFLECTOR_CHANGELOG_SIZE", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_changelog_size: Option<String>,
+    #[arg(long = "reflector.bootstrap-region", env = "CTLSTORE_REFLECTOR_BOOTSTRAP_REGION", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_bootstrap_region: Option<String>,
+    #[arg(long = "reflector.poll-jitter-coefficient", env = "CTLSTORE_REFLECTOR_POLL_JITTER_COEFFICIENT", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_poll_jitter_coefficient: Option<String>,
+    #[arg(long = "reflector.poll-timeout", env = "CTLSTORE_REFLECTOR_POLL_TIMEOUT", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_poll_timeout: Option<String>,
+    #[arg(long = "reflector.debug", env = "CTLSTORE_REFLECTOR_DEBUG", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_debug: Option<String>,
+    #[arg(long = "reflector.wal-poll-interval", env = "CTLSTORE_REFLECTOR_WAL_POLL_INTERVAL", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_wal_poll_interval: Option<String>,
+    #[arg(long = "reflector.wal-checkpoint-threshold-size", env = "CTLSTORE_REFLECTOR_WAL_CHECKPOINT_THRESHOLD_SIZE", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_wal_checkpoint_threshold_size: Option<String>,
+    #[arg(long = "reflector.wal-checkpoint-type", env = "CTLSTORE_REFLECTOR_WAL_CHECKPOINT_TYPE", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_wal_checkpoint_type: Option<String>,
+    #[arg(long = "reflector.busy-timeout-ms", env = "CTLSTORE_REFLECTOR_BUSY_TIMEOUT_MS", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_busy_timeout_ms: Option<String>,
+    #[arg(long = "reflector.gap-timeout", env = "CTLSTORE_REFLECTOR_GAP_TIMEOUT", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_gap_timeout: Option<String>,
+    #[arg(long = "reflector.ledger-latency.disable", env = "CTLSTORE_REFLECTOR_LEDGER_LATENCY_DISABLE", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_ledger_latency_disable: Option<String>,
+    #[arg(long = "reflector.ledger-latency.disable-ecs-behavior", env = "CTLSTORE_REFLECTOR_LEDGER_LATENCY_DISABLE_ECS_BEHAVIOR", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_ledger_latency_disable_ecs_behavior: Option<String>,
+    #[arg(long = "reflector.ledger-latency.max-healty-latency", env = "CTLSTORE_REFLECTOR_LEDGER_LATENCY_MAX_HEALTY_LATENCY", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_ledger_latency_max_healty_latency: Option<String>,
+    #[arg(long = "reflector.ledger-latency.attribute-name", env = "CTLSTORE_REFLECTOR_LEDGER_LATENCY_ATTRIBUTE_NAME", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_ledger_latency_attribute_name: Option<String>,
+    #[arg(long = "reflector.ledger-latency.healthy-attribute-value", env = "CTLSTORE_REFLECTOR_LEDGER_LATENCY_HEALTHY_ATTRIBUTE_VALUE", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_ledger_latency_healthy_attribute_value: Option<String>,
+    #[arg(long = "reflector.ledger-latency.unhealth-attribute-value", env = "CTLSTORE_REFLECTOR_LEDGER_LATENCY_UNHEALTH_ATTRIBUTE_VALUE", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_ledger_latency_unhealth_attribute_value: Option<String>,
+    #[arg(long = "reflector.ledger-latency.poll-interval", env = "CTLSTORE_REFLECTOR_LEDGER_LATENCY_POLL_INTERVAL", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_ledger_latency_poll_interval: Option<String>,
+    #[arg(long = "reflector.ledger-latency.aws-region", env = "CTLSTORE_REFLECTOR_LEDGER_LATENCY_AWS_REGION", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_reflector_ledger_latency_aws_region: Option<String>,
+    #[arg(long = "ledger-latency-health.disable", env = "CTLSTORE_LEDGER_LATENCY_HEALTH_DISABLE", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_ledger_latency_health_disable: Option<String>,
+    #[arg(long = "ledger-latency-health.disable-ecs-behavior", env = "CTLSTORE_LEDGER_LATENCY_HEALTH_DISABLE_ECS_BEHAVIOR", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_ledger_latency_health_disable_ecs_behavior: Option<String>,
+    #[arg(long = "ledger-latency-health.max-healty-latency", env = "CTLSTORE_LEDGER_LATENCY_HEALTH_MAX_HEALTY_LATENCY", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_ledger_latency_health_max_healty_latency: Option<String>,
+    #[arg(long = "ledger-latency-health.attribute-name", env = "CTLSTORE_LEDGER_LATENCY_HEALTH_ATTRIBUTE_NAME", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_ledger_latency_health_attribute_name: Option<String>,
+    #[arg(long = "ledger-latency-health.healthy-attribute-value", env = "CTLSTORE_LEDGER_LATENCY_HEALTH_HEALTHY_ATTRIBUTE_VALUE", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_ledger_latency_health_healthy_attribute_value: Option<String>,
+    #[arg(long = "ledger-latency-health.unhealth-attribute-value", env = "CTLSTORE_LEDGER_LATENCY_HEALTH_UNHEALTH_ATTRIBUTE_VALUE", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_ledger_latency_health_unhealth_attribute_value: Option<String>,
+    #[arg(long = "ledger-latency-health.poll-interval", env = "CTLSTORE_LEDGER_LATENCY_HEALTH_POLL_INTERVAL", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_ledger_latency_health_poll_interval: Option<String>,
+    #[arg(long = "ledger-latency-health.aws-region", env = "CTLSTORE_LEDGER_LATENCY_HEALTH_AWS_REGION", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    x_ledger_latency_health_aws_region: Option<String>,
+}
+
+impl SupervisorExtraFlags {
+    /// (flag, value, the reflector flag it sets) for every flag given.
+    fn given(&self) -> Vec<(&'static str, &str, Option<&'static str>)> {
+        let mut v = Vec::new();
+        if let Some(x) = &self.x_reflector_changelog_path {
+            v.push((
+                "reflector.changelog-path",
+                x.as_str(),
+                Some("changelog-path"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_changelog_size {
+            v.push((
+                "reflector.changelog-size",
+                x.as_str(),
+                Some("changelog-size"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_bootstrap_region {
+            v.push((
+                "reflector.bootstrap-region",
+                x.as_str(),
+                Some("bootstrap-region"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_poll_jitter_coefficient {
+            v.push((
+                "reflector.poll-jitter-coefficient",
+                x.as_str(),
+                Some("poll-jitter-coefficient"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_poll_timeout {
+            v.push(("reflector.poll-timeout", x.as_str(), Some("poll-timeout")));
+        }
+        if let Some(x) = &self.x_reflector_debug {
+            v.push(("reflector.debug", x.as_str(), Some("debug")));
+        }
+        if let Some(x) = &self.x_reflector_wal_poll_interval {
+            v.push((
+                "reflector.wal-poll-interval",
+                x.as_str(),
+                Some("wal-poll-interval"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_wal_checkpoint_threshold_size {
+            v.push((
+                "reflector.wal-checkpoint-threshold-size",
+                x.as_str(),
+                Some("wal-checkpoint-threshold-size"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_wal_checkpoint_type {
+            v.push((
+                "reflector.wal-checkpoint-type",
+                x.as_str(),
+                Some("wal-checkpoint-type"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_busy_timeout_ms {
+            v.push((
+                "reflector.busy-timeout-ms",
+                x.as_str(),
+                Some("busy-timeout-ms"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_gap_timeout {
+            v.push(("reflector.gap-timeout", x.as_str(), Some("gap-timeout")));
+        }
+        if let Some(x) = &self.x_reflector_ledger_latency_disable {
+            v.push((
+                "reflector.ledger-latency.disable",
+                x.as_str(),
+                Some("ledger-latency.disable"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_ledger_latency_disable_ecs_behavior {
+            v.push((
+                "reflector.ledger-latency.disable-ecs-behavior",
+                x.as_str(),
+                Some("ledger-latency.disable-ecs-behavior"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_ledger_latency_max_healty_latency {
+            v.push((
+                "reflector.ledger-latency.max-healty-latency",
+                x.as_str(),
+                Some("ledger-latency.max-healty-latency"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_ledger_latency_attribute_name {
+            v.push((
+                "reflector.ledger-latency.attribute-name",
+                x.as_str(),
+                Some("ledger-latency.attribute-name"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_ledger_latency_healthy_attribute_value {
+            v.push((
+                "reflector.ledger-latency.healthy-attribute-value",
+                x.as_str(),
+                Some("ledger-latency.healthy-attribute-value"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_ledger_latency_unhealth_attribute_value {
+            v.push((
+                "reflector.ledger-latency.unhealth-attribute-value",
+                x.as_str(),
+                Some("ledger-latency.unhealth-attribute-value"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_ledger_latency_poll_interval {
+            v.push((
+                "reflector.ledger-latency.poll-interval",
+                x.as_str(),
+                Some("ledger-latency.poll-interval"),
+            ));
+        }
+        if let Some(x) = &self.x_reflector_ledger_latency_aws_region {
+            v.push((
+                "reflector.ledger-latency.aws-region",
+                x.as_str(),
+                Some("ledger-latency.aws-region"),
+            ));
+        }
+        if let Some(x) = &self.x_ledger_latency_health_disable {
+            v.push(("ledger-latency-health.disable", x.as_str(), None));
+        }
+        if let Some(x) = &self.x_ledger_latency_health_disable_ecs_behavior {
+            v.push((
+                "ledger-latency-health.disable-ecs-behavior",
+                x.as_str(),
+                None,
+            ));
+        }
+        if let Some(x) = &self.x_ledger_latency_health_max_healty_latency {
+            v.push(("ledger-latency-health.max-healty-latency", x.as_str(), None));
+        }
+        if let Some(x) = &self.x_ledger_latency_health_attribute_name {
+            v.push(("ledger-latency-health.attribute-name", x.as_str(), None));
+        }
+        if let Some(x) = &self.x_ledger_latency_health_healthy_attribute_value {
+            v.push((
+                "ledger-latency-health.healthy-attribute-value",
+                x.as_str(),
+                None,
+            ));
+        }
+        if let Some(x) = &self.x_ledger_latency_health_unhealth_attribute_value {
+            v.push((
+                "ledger-latency-health.unhealth-attribute-value",
+                x.as_str(),
+                None,
+            ));
+        }
+        if let Some(x) = &self.x_ledger_latency_health_poll_interval {
+            v.push(("ledger-latency-health.poll-interval", x.as_str(), None));
+        }
+        if let Some(x) = &self.x_ledger_latency_health_aws_region {
+            v.push(("ledger-latency-health.aws-region", x.as_str(), None));
+        }
+        v
+    }
+
+    /// Applies the meaningful flags to the private reflector's settings; logs the ECS ones.
+    pub fn apply(&self, r: &mut ReflectorArgs) -> anyhow::Result<()> {
+        let mut ignored = Vec::new();
+        for (flag, value, inner) in self.given() {
+            let bad = |e: String| anyhow::anyhow!("-{flag}: {e}");
+            match inner {
+                Some("changelog-path") => r.changelog_path = value.to_string(),
+                Some("changelog-size") => {
+                    r.changelog_size = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                Some("bootstrap-region") => r.bootstrap_region = value.to_string(),
+                Some("poll-jitter-coefficient") => {
+                    r.poll_jitter_coefficient = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                Some("poll-timeout") => r.poll_timeout = duration(value).map_err(bad)?,
+                Some("gap-timeout") => r.gap_timeout = duration(value).map_err(bad)?,
+                Some("wal-poll-interval") => r.wal_poll_interval = duration(value).map_err(bad)?,
+                Some("wal-checkpoint-threshold-size") => {
+                    r.wal_checkpoint_threshold_size =
+                        value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                Some("wal-checkpoint-type") => r.wal_checkpoint_type = value.to_string(),
+                Some("busy-timeout-ms") => {
+                    r.busy_timeout_ms = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                Some("debug") => r.debug = matches!(value, "true" | "1" | "yes"),
+                Some("ledger-latency.max-healty-latency") => {
+                    r.ledger_latency.max_healthy_latency = duration(value).map_err(bad)?
+                }
+                _ => ignored.push(flag),
+            }
+        }
+        if !ignored.is_empty() {
+            tracing::info!(flags = ?ignored, "ctlstore ECS flags accepted and ignored: health is served at /healthz");
+        }
+        Ok(())
+    }
 }

@@ -398,8 +398,8 @@ mod tests {
             }
             _ => panic!("not multi-reflector"),
         }
-        let supervisor = parse("ctlstore supervisor -snapshot-url [file:///s/a.db,s3://b/k.db.gz] -reflector.ldb-path /x.db -reflector.upstream-driver mysql -reflector.upstream-dsn u@tcp(h:3306)/d")
-            .expect("supervisor");
+        let supervisor = parse("ctlstore supervisor -snapshot-url [file:///s/a.db,s3://b/k.db.gz] -reflector.ldb-path /x.db -reflector.upstream-driver mysql -reflector.upstream-dsn u@tcp(h:3306)/d -reflector.changelog-path /c -reflector.ledger-latency.disable -ledger-latency-health.disable-ecs-behavior -reflector.wal-checkpoint-type TRUNCATE -dogstatsd.address x:1 -shadow")
+            .expect("supervisor with every kind of ctlstore flag");
         match supervisor.command {
             super::Command::Supervisor(s) => {
                 assert_eq!(s.snapshot_url, ["file:///s/a.db", "s3://b/k.db.gz"])
