@@ -173,12 +173,15 @@ impl Ctldb {
         let insert = self.sql(INSERT_LEDGER);
         let dialect = self.dialect();
         Ok(on_pool!(self.pool(), p => {
+            // MySQL: the DDL's own connection is taken before the ledger lock, so writers queued
+            // on the lock cannot exhaust the pool while we wait for it.
+            let mut ddl_conn = if dialect == Dialect::Mysql { Some(p.acquire().await?) } else { None };
             let mut tx = begin_ledger_tx!(p, dialect);
             sqlx::query(AssertSqlSafe(insert.as_str())).bind(ledger).execute(&mut *tx).await?;
-            if dialect == Dialect::Mysql {
+            if let Some(conn) = ddl_conn.as_mut() {
                 // DDL would commit our transaction: run it elsewhere while we hold the lock,
                 // and commit the ledger row only if it worked.
-                sqlx::query(AssertSqlSafe(ddl)).execute(p).await?;
+                sqlx::query(AssertSqlSafe(ddl)).execute(&mut **conn).await?;
             } else {
                 sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
             }

@@ -267,6 +267,11 @@ impl Ldb {
                     self.conn.execute_batch("BEGIN")?;
                 }
                 self.track(entry)?;
+                if let Some(changes) = self.changes.as_mut()
+                    && is_ddl(sql)
+                {
+                    changes.drop_triggers(&self.conn)?;
+                }
                 self.run_ledger_sql(entry.seq, sql)?;
                 // ctlstore writes the changelog after each ledger row, even inside a batch.
                 if let Some(changes) = self.changes.as_mut() {

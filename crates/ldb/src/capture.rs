@@ -45,8 +45,10 @@ impl ChangeCapture {
         Ok(capture)
     }
 
-    /// (Re)creates the triggers for every family table; after DDL the set or the keys changed.
-    pub fn rebuild_triggers(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+    /// Drops every capture trigger. Done before a DDL ledger statement runs: SQLite drops a
+    /// table's triggers with it, and that would ask the sandbox to let a ledger statement touch
+    /// the `temp` schema. `rebuild_triggers` puts them back afterwards.
+    pub fn drop_triggers(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let old: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_temp_master WHERE type = 'trigger'")?
             .query_map([], |r| r.get(0))?
@@ -55,6 +57,12 @@ impl ChangeCapture {
             conn.execute_batch(&format!("DROP TRIGGER IF EXISTS temp.{}", quote(name)))?;
         }
         self.keys.clear();
+        Ok(())
+    }
+
+    /// (Re)creates the triggers for every family table; after DDL the set or the keys changed.
+    pub fn rebuild_triggers(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        self.drop_triggers(conn)?;
         let tables: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
             .query_map([], |r| r.get(0))?

@@ -68,6 +68,9 @@ impl Pool {
     }
 
     fn connect(&self) -> Result<Conn, ReaderError> {
+        // Read before opening: if the file is replaced meanwhile, this connection is already
+        // marked stale and retired, never kept on the old file.
+        let generation = self.generation.load(Ordering::Acquire);
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -86,7 +89,7 @@ impl Pool {
         conn.set_prepared_statement_cache_capacity(256);
         Ok(Conn {
             conn,
-            generation: self.generation.load(Ordering::Acquire),
+            generation,
             tables: HashMap::new(),
             schema_version: None,
             checked: Instant::now(),
@@ -351,12 +354,25 @@ impl Conn {
                 Ok(n) => n,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            if names.len() != stmt.column_count() {
-                *names = stmt.column_names().into_iter().map(String::from).collect();
-            }
             let mut rows = stmt.raw_query();
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
+                // Checked after stepping, when SQLite has re-prepared the statement for a changed
+                // schema: the names must be the statement's own, or values land under the wrong ones.
+                if out.is_empty() {
+                    let st: &rusqlite::Statement<'_> = row.as_ref();
+                    let count = st.column_count();
+                    let same = names.len() == count
+                        && names
+                            .iter()
+                            .enumerate()
+                            .all(|(i, n)| st.column_name(i).is_ok_and(|c| c == n));
+                    if !same {
+                        *names = (0..count)
+                            .filter_map(|i| st.column_name(i).ok().map(String::from))
+                            .collect();
+                    }
+                }
                 out.push(map(row, &names, &meta)?);
                 if exact {
                     break;

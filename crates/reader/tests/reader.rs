@@ -493,3 +493,50 @@ fn rotating_copies_follow_ctlstores_schedule() {
         "ctlstore's periods only"
     );
 }
+
+#[test]
+fn a_recreated_table_reads_with_its_new_column_names_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ldb.db");
+    let mut ldb = Ldb::open(&path, LdbOptions::default()).expect("open");
+    ldb.apply(&[
+        entry(
+            1,
+            r#"CREATE TABLE fam___kvs ("k" VARCHAR(191), "old_name" TEXT, PRIMARY KEY("k"));"#,
+        ),
+        entry(
+            2,
+            r#"REPLACE INTO fam___kvs ("k","old_name") VALUES('x','1')"#,
+        ),
+    ])
+    .expect("apply");
+    let reader = Reader::open(&path).expect("open");
+    let row = reader
+        .get_row("fam", "kvs", &[Key::from("x")])
+        .expect("read")
+        .expect("row");
+    assert!(row.contains_key("old_name"));
+    // Dropped and re-created with as many columns, other names, within the reader's 1 s check.
+    ldb.apply(&[
+        entry(3, "DROP TABLE IF EXISTS fam___kvs"),
+        entry(
+            4,
+            r#"CREATE TABLE fam___kvs ("k" VARCHAR(191), "new_name" TEXT, PRIMARY KEY("k"));"#,
+        ),
+        entry(
+            5,
+            r#"REPLACE INTO fam___kvs ("k","new_name") VALUES('x','2')"#,
+        ),
+    ])
+    .expect("apply");
+    let row = reader
+        .get_row("fam", "kvs", &[Key::from("x")])
+        .expect("read")
+        .expect("row");
+    assert_eq!(
+        row.get("new_name"),
+        Some(&Value::Text("2".into())),
+        "{row:?}"
+    );
+    assert!(!row.contains_key("old_name"));
+}

@@ -101,9 +101,13 @@ pub async fn run(
     tracing::info!(ldb = %config.ldb_path.display(), seq = ldb.seq(), source = %config.source, "reflector starting");
     let ldb = Arc::new(Mutex::new(ldb));
     let mut source = Source::connect(&config.source).await?;
+    tokio::pin!(shutdown);
     tokio::select! {
-        _ = follow(&config, &status, &ldb, &mut source) => {}
-        _ = shutdown => {}
+        _ = follow(&config, &status, &ldb, &mut source) => {
+            // Halted on a refused entry: keep serving the LDB and reporting why until told to stop.
+            (&mut shutdown).await;
+        }
+        _ = &mut shutdown => {}
     }
     tracing::info!(seq = status.applied_seq(), "reflector stopped");
     Ok(())

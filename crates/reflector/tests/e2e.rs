@@ -291,6 +291,11 @@ async fn a_hostile_entry_halts_without_harm(backend: Backend) {
         "everything before the hostile entry applied, nothing after"
     );
     assert!(!outside.exists(), "nothing created outside the LDB");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !reflector.task.is_finished(),
+        "a halted reflector stays up to report it"
+    );
     assert_eq!(
         ldb_rows(&ldb, "fam___alpha"),
         Vec::<Vec<Value>>::new(),

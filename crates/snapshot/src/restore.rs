@@ -33,14 +33,24 @@ pub async fn publish(
     let (mut sent, started) = (0u64, std::time::Instant::now());
     let bar = progress_bar("upload", m.object_bytes);
     loop {
-        let n = file
-            .read(&mut buf)
-            .await
-            .map_err(io(captured.file.path()))?;
+        let n = match file.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                // Leaves no unfinished multipart upload behind in the bucket.
+                let _ = writer.abort().await;
+                return Err(SnapshotError::Io {
+                    path: captured.file.path().to_path_buf(),
+                    source: e,
+                });
+            }
+        };
         if n == 0 {
             break;
         }
-        writer.wait_for_capacity(4).await?;
+        if let Err(e) = writer.wait_for_capacity(4).await {
+            let _ = writer.abort().await;
+            return Err(e.into());
+        }
         writer.write(&buf[..n]);
         sent += n as u64;
         bar.set_position(sent);
@@ -231,6 +241,23 @@ pub async fn restore(location: &Location, ldb: &Path) -> Result<Restored, Snapsh
         tokio::task::spawn_blocking(move || unpack(&d, &s, compression, &name, expect.as_ref()))
             .await
             .map_err(|e| SnapshotError::Worker(e.to_string()))??;
+    // A WAL or journal left by an LDB that used to be at this path would be replayed onto the
+    // restored file: remove them first.
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let stale = sibling(ldb, suffix);
+        match std::fs::remove_file(&stale) {
+            Ok(()) => {
+                tracing::info!(path = %stale.display(), "removed a stale SQLite side file before restoring")
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(SnapshotError::Io {
+                    path: stale,
+                    source: e,
+                });
+            }
+        }
+    }
     // Durable, then atomic: the staged file is complete on disk before it takes the LDB's name.
     std::fs::rename(&staged, ldb).map_err(io(ldb))?;
     if let Some(dir) = ldb.parent()

@@ -283,3 +283,52 @@ s3_test! {
         round_trip(|_| "s3://snapshots/ctlstore/snapshot.db.gz".to_string(), s3, None).await;
     }
 }
+
+#[tokio::test]
+async fn a_stale_wal_beside_the_target_is_not_replayed_onto_the_restore() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (source, _ldb) = ldb_with(dir.path(), 20);
+    let location = Location::parse(
+        &format!("file://{}/snaps/snapshot.db.zst", dir.path().display()),
+        &S3Options::default(),
+    )
+    .expect("location");
+    snapshot(&source, &location, dir.path(), 3).await;
+    // A crashed reflector's leftovers: an LDB whose WAL holds a row, then the LDB file removed.
+    let host = dir.path().join("host");
+    std::fs::create_dir_all(&host).expect("dir");
+    let target = host.join("ldb.db");
+    {
+        let mut old = Ldb::open(
+            &target,
+            LdbOptions {
+                wal_checkpoint_threshold: 0,
+                ..Default::default()
+            },
+        )
+        .expect("open");
+        old.apply(&[
+            e(
+                1,
+                r#"CREATE TABLE fam___items ("id" INTEGER, "body" TEXT, PRIMARY KEY("id"));"#,
+            ),
+            e(
+                2,
+                r#"REPLACE INTO fam___items ("id","body") VALUES(999,'stale')"#,
+            ),
+        ])
+        .expect("apply");
+        std::mem::forget(old); // no clean close: the WAL stays, as after a crash
+    }
+    assert!(
+        host.join("ldb.db-wal").exists(),
+        "the test needs a stale WAL"
+    );
+    std::fs::remove_file(&target).expect("the LDB is gone, its WAL is not");
+    restore(&location, &target).await.expect("restore");
+    assert_eq!(
+        rows(&target),
+        rows(&source),
+        "nothing of the stale WAL got in"
+    );
+}
