@@ -80,6 +80,24 @@ pub async fn publish(
         location.store.delete(&location.version_key(old)).await?;
         tracing::info!(url = location.url(), seq = old, "old snapshot deleted");
     }
+    // Data objects without a manifest (an upload that failed half way), older than this one.
+    let with_manifest = manifest_seqs(location).await?;
+    let prefix = location.versions_prefix();
+    let mut listing = location.store.list(Some(&prefix));
+    let mut orphans = Vec::new();
+    while let Some(meta) = listing.next().await {
+        let meta = meta?;
+        if let Some(seq) = meta.location.filename().and_then(|f| f.parse::<i64>().ok())
+            && seq < m.seq
+            && !with_manifest.contains(&seq)
+        {
+            orphans.push(meta.location);
+        }
+    }
+    for orphan in orphans {
+        location.store.delete(&orphan).await?;
+        tracing::info!(object = %orphan, "orphaned snapshot data deleted");
+    }
     Ok(())
 }
 

@@ -66,6 +66,11 @@ async fn round_trip(
     let (source, mut ldb) = ldb_with(dir.path(), 50);
     let location = Location::parse(&url_of(dir.path()), &s3).expect("location");
     let first = snapshot(&source, &location, dir.path(), 2).await;
+    if let Some(listing_dir) = keep_dir_listing {
+        // A data object left by an upload whose manifest never landed.
+        std::fs::write(listing_dir.join("00000000000000000007"), b"half an upload")
+            .expect("orphan");
+    }
     ldb.apply(&[e(
         100,
         r#"REPLACE INTO fam___items ("id","body") VALUES(1000,'later')"#,
@@ -92,6 +97,12 @@ async fn round_trip(
                 .iter()
                 .any(|v| v.starts_with("00000000000000000051")),
             "the oldest was deleted: {versions:?}"
+        );
+        assert!(
+            !versions
+                .iter()
+                .any(|v| v.starts_with("00000000000000000007")),
+            "the orphan was collected: {versions:?}"
         );
     }
     let target = dir.path().join("restored.db");
