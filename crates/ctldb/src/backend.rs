@@ -39,6 +39,7 @@ impl Default for CtldbOptions {
     }
 }
 
+#[derive(Clone)]
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Mysql(MySqlPool),

@@ -50,6 +50,8 @@ pub enum CtldbError {
     Unsupported { field: String, reason: String },
     #[error("ctldb schema version {found} is newer than this binary understands ({known})")]
     SchemaTooNew { found: i64, known: i64 },
+    #[error("the ctldb could not commit: {0}")]
+    Commit(String),
     #[error("ctldb error: {0}")]
     Database(#[from] sqlx::Error),
 }

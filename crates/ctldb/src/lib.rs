@@ -17,6 +17,7 @@
 
 mod backend;
 mod catalog;
+mod commit;
 mod ddl;
 mod dsn;
 mod error;
@@ -51,6 +52,7 @@ pub struct Ctldb {
 
 struct Inner {
     pool: Pool,
+    committer: commit::Committer,
     ledger_table: String,
     /// Table schemas by `family___table`. Filled on first use, dropped on our own DDL, and
     /// refreshed when a request names a field the cached schema lacks (another executive may
@@ -78,6 +80,7 @@ impl Ctldb {
         let run_migrations = options.run_migrations;
         let db = Ctldb {
             inner: Arc::new(Inner {
+                committer: commit::Committer::start(pool.clone()),
                 pool,
                 ledger_table: options.ledger_table,
                 schemas: RwLock::new(HashMap::new()),

@@ -19,11 +19,10 @@ use ctlstore_schema::{
     Dialect, FamilyName, FieldType, SchemaError, Table, TableName, Value, WriterName,
 };
 use serde_json::{Map, Value as Json};
-use sqlx::{AssertSqlSafe, Row};
 
-use crate::ddl::LAST_SEQ;
-use crate::limits::{WriterOverride, WriterRateLimit};
-use crate::{Ctldb, CtldbError, begin_ledger_tx, on_pool};
+use crate::commit::{Bound, Job};
+use crate::limits::WriterRateLimit;
+use crate::{Ctldb, CtldbError};
 
 /// One mutation as the API carries it.
 #[derive(Debug, Clone)]
@@ -183,62 +182,11 @@ impl Ctldb {
         let groups = group_statements(prepared);
         let statements: Vec<String> = groups.iter().map(|g| self.ctldb_statement(g)).collect();
 
-        let last_seq = on_pool!(self.pool(), p => {
-            let mut tx = begin_ledger_tx!(p, dialect);
-            // Counted after the ledger lock, so two executives cannot both spend the last rows.
-            if let Some(limit) = &request.rate_limit {
-                let per_minute = match limit.writer_override {
-                    WriterOverride::Cached(known) => known,
-                    WriterOverride::ReadInTransaction => {
-                        match sqlx::query(AssertSqlSafe(override_sql.as_str())).bind(writer).fetch_optional(&mut *tx).await? {
-                            Some(row) => Some(row.try_get::<i64, _>(0)?),
-                            None => None,
-                        }
-                    }
-                };
-                let allowed = per_minute.map(|m| limit.rows_for(m)).unwrap_or(limit.default_rows);
-                let upsert = sqlx::query(AssertSqlSafe(usage_upsert.as_str())).bind(writer).bind(limit.bucket()).bind(rows);
-                let used: i64 = if dialect == Dialect::Mysql {
-                    upsert.execute(&mut *tx).await?;
-                    sqlx::query(AssertSqlSafe(usage_read.as_str()))
-                        .bind(writer)
-                        .bind(limit.bucket())
-                        .fetch_one(&mut *tx)
-                        .await?
-                        .try_get(0)?
-                } else {
-                    upsert.fetch_one(&mut *tx).await?.try_get(0)?
-                };
-                if used > allowed {
-                    return Err(CtldbError::RateLimited { allowed, period_seconds: limit.period_seconds });
-                }
-            }
-            if check_writer {
-                let count: i64 = sqlx::query(AssertSqlSafe(writer_exists.as_str()))
-                    .bind(writer)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
-                if count == 0 {
-                    return Err(CtldbError::WriterNotFound);
-                }
-            }
-            if let Some(cookie_sql) = &cookie_sql {
-                let mut cas = sqlx::query(AssertSqlSafe(cookie_sql.as_str())).bind(request.cookie.as_deref()).bind(writer);
-                if let Some(check) = &request.check_cookie {
-                    cas = cas.bind(check.as_slice());
-                }
-                if cas.execute(&mut *tx).await?.rows_affected() == 0 {
-                    let count: i64 = sqlx::query(AssertSqlSafe(writer_exists.as_str()))
-                        .bind(writer)
-                        .fetch_one(&mut *tx)
-                        .await?
-                        .try_get(0)?;
-                    return Err(if count == 0 { CtldbError::WriterNotFound } else { CtldbError::CookieConflict });
-                }
-            }
-            for (group, statement) in groups.iter().zip(&statements) {
-                let mut q = sqlx::query(AssertSqlSafe(statement.as_str()));
+        let statements = groups
+            .iter()
+            .zip(statements)
+            .map(|(group, sql)| {
+                let mut values = Vec::new();
                 for item in group {
                     let fields: Vec<FieldType> = if item.delete {
                         item.table.key_columns().map(|f| f.field_type).collect()
@@ -246,42 +194,42 @@ impl Ctldb {
                         item.table.fields.iter().map(|f| f.field_type).collect()
                     };
                     for (value, field_type) in item.values.iter().zip(fields) {
-                        q = match (value, field_type) {
-                            (Value::Null, FieldType::Integer) => q.bind(None::<i64>),
-                            (Value::Null, FieldType::Decimal) => q.bind(None::<f64>),
-                            (Value::Null, FieldType::Binary | FieldType::Bytestring) => q.bind(None::<Vec<u8>>),
-                            (Value::Null, _) => q.bind(None::<String>),
-                            (Value::Integer(i), _) => q.bind(*i),
-                            (Value::Real(f), _) => q.bind(*f),
-                            (Value::Text(s), _) => q.bind(s.as_str()),
-                            (Value::Bytes(b), _) => q.bind(b.as_slice()),
-                        };
+                        values.push(match (value, field_type) {
+                            (Value::Null, FieldType::Integer) => Bound::NullInt,
+                            (Value::Null, FieldType::Decimal) => Bound::NullReal,
+                            (Value::Null, FieldType::Binary | FieldType::Bytestring) => {
+                                Bound::NullBytes
+                            }
+                            (Value::Null, _) => Bound::NullText,
+                            (Value::Integer(i), _) => Bound::Int(*i),
+                            (Value::Real(f), _) => Bound::Real(*f),
+                            (Value::Text(s), _) => Bound::Text(s.clone()),
+                            (Value::Bytes(b), _) => Bound::Bytes(b.clone()),
+                        });
                     }
                 }
-                q.execute(&mut *tx).await?;
-            }
-            let mut insert = sqlx::query(AssertSqlSafe(insert_ledger.as_str()));
-            for statement in &ledger {
-                insert = insert.bind(*statement);
-            }
-            let seq: i64 = if dialect == Dialect::Mysql {
-                insert.execute(&mut *tx).await?;
-                sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await?.try_get::<Option<i64>, _>(0)?.unwrap_or(0)
-            } else {
-                let mut last = 0;
-                for row in insert.fetch_all(&mut *tx).await? {
-                    last = last.max(row.try_get::<i64, _>(0)?);
-                }
-                last
-            };
-            // Durable once this commit returns: rows, ledger entries, cookie and usage together.
-            tx.commit().await?;
-            seq
-        });
-        Ok(AppliedBatch {
-            last_seq,
-            entries: ledger.len(),
-        })
+                (sql, values)
+            })
+            .collect();
+        let entries = ledger.len();
+        let job = Job {
+            writer: writer.to_string(),
+            cookie: request.cookie.clone(),
+            check_cookie: request.check_cookie.clone(),
+            rate_limit: request.rate_limit,
+            rows,
+            cookie_sql,
+            check_writer,
+            writer_exists,
+            override_sql,
+            usage_upsert,
+            usage_read,
+            statements,
+            ledger: ledger.into_iter().map(String::from).collect(),
+            insert_ledger,
+        };
+        let last_seq = self.inner.committer.submit(job).await?;
+        Ok(AppliedBatch { last_seq, entries })
     }
 
     /// The statement that applies a group of prepared mutations (see [`group_statements`]) to the

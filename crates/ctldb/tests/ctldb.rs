@@ -26,6 +26,7 @@ backend_tests!(
     writer_rate_limits_are_shared_and_rolled_back,
     limits_are_stored,
     batches_apply_in_order,
+    a_failing_batch_in_a_group_leaves_the_others,
 );
 
 fn family() -> FamilyName {
@@ -885,5 +886,76 @@ async fn batches_apply_in_order(backend: Backend) {
         r#""id", "name""#,
     );
     assert_eq!(replayed, rows, "the ctldb copy equals the ledger replayed");
+    db.cleanup().await;
+}
+
+async fn a_failing_batch_in_a_group_leaves_the_others(backend: Backend) {
+    let (db, ctldb) = setup(backend).await;
+    register(&ctldb).await;
+    ctldb
+        .create_table(&all_types_table("table1"))
+        .await
+        .expect("create");
+    ctldb
+        .set_cookie(&writer(), b"current")
+        .await
+        .expect("cookie");
+    let start = ctldb.max_seq().await.expect("seq");
+    // Concurrent batches are committed in groups; half of them fail their cookie check.
+    let mut tasks = Vec::new();
+    for i in 0..40i64 {
+        let ctldb = ctldb.clone();
+        tasks.push(tokio::spawn(async move {
+            let row = json!({"id": i, "name": "n", "body": null, "data": null, "tag": null, "score": null});
+            let mut req = request(vec![upsert("table1", row.clone()), upsert("table1", json!({"id": i, "name": "m", "body": null, "data": null, "tag": null, "score": null}))]);
+            if i % 2 == 0 {
+                req.check_cookie = Some(b"stale".to_vec());
+            }
+            (i, ctldb.apply_mutations(&req).await)
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (i, result) = t.await.expect("task");
+        match result {
+            Ok(_) => {
+                assert_eq!(i % 2, 1, "batch {i} should have failed");
+                ok += 1;
+            }
+            Err(e) => {
+                assert_eq!(i % 2, 0, "batch {i} should have applied: {e}");
+                assert!(matches!(e, CtldbError::CookieConflict), "{e}");
+            }
+        }
+    }
+    assert_eq!(ok, 20);
+    let rows = ctldb.rows(&family(), &name("table1")).await.expect("rows");
+    assert_eq!(
+        rows.len(),
+        40,
+        "two rows from each of the 20 successful batches"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| matches!(r[0], Value::Integer(i) if i % 2 == 1))
+    );
+    let ledger = ctldb.ledger_after(start, 10_000).await.expect("ledger");
+    assert_eq!(
+        ledger.len(),
+        20 * 4,
+        "BEGIN, 2 rows, COMMIT per successful batch, nothing of the failed"
+    );
+    let seqs: Vec<i64> = ledger.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (start + 1..=start + 80).collect::<Vec<_>>(),
+        "contiguous"
+    );
+    for batch in ledger.chunks(4) {
+        assert_eq!(
+            (batch[0].statement.as_str(), batch[3].statement.as_str()),
+            (BEGIN_MARKER, COMMIT_MARKER)
+        );
+    }
     db.cleanup().await;
 }

@@ -59,6 +59,10 @@ impl From<CtldbError> for ApiError {
             CtldbError::WriterNotFound => StatusCode::UNAUTHORIZED,
             CtldbError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             CtldbError::Database(db) => return database_error(db, &e),
+            CtldbError::Commit(_) => {
+                tracing::warn!(error = %e, "ctldb commit failed");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             CtldbError::InvalidUrl(_) | CtldbError::SchemaTooNew { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
