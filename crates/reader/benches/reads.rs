@@ -5,8 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use ctlstore_ldb::{Ldb, LdbOptions};
-use ctlstore_ledger::LedgerEntry;
 use ctlstore_reader::{Key, Reader};
 use serde::Deserialize;
 
@@ -55,35 +53,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ldb.db");
     let started = Instant::now();
-    {
-        let mut ldb = Ldb::open(&path, LdbOptions::default()).expect("open");
-        ldb.apply(&[LedgerEntry {
-            seq: 1,
-            leader_ts: String::new(),
-            statement: r#"CREATE TABLE bench___flags ("name" VARCHAR(191), "id" INTEGER, "enabled" INTEGER, "payload" TEXT, PRIMARY KEY("name","id"));"#.into(),
-        }])
-        .expect("create");
-        let c = ldb.connection();
-        c.execute_batch("BEGIN").expect("begin");
-        {
-            let mut insert = c
-                .prepare(r#"INSERT INTO bench___flags VALUES (?1, ?2, ?3, ?4)"#)
-                .expect("prepare");
-            for i in 0..rows {
-                insert
-                    .execute(rusqlite::params![
-                        format!("flag-{}", i / 10),
-                        (i % 10) as i64,
-                        (i % 2) as i64,
-                        "x".repeat(40)
-                    ])
-                    .expect("insert");
-            }
-        }
-        c.execute_batch("COMMIT").expect("commit");
-        ldb.checkpoint(ctlstore_ldb::CheckpointMode::Truncate)
-            .expect("checkpoint");
-    }
+    ctlstore_testkit::build_flags_ldb(&path, rows);
     println!(
         "built a {rows}-row LDB in {:.1} s",
         started.elapsed().as_secs_f64()

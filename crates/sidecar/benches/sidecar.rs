@@ -11,44 +11,11 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ctlstore_ldb::{Ldb, LdbOptions};
-use ctlstore_ledger::LedgerEntry;
-
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn build(path: &std::path::Path, rows: usize) {
-    let mut ldb = Ldb::open(path, LdbOptions::default()).expect("open");
-    ldb.apply(&[LedgerEntry {
-        seq: 1,
-        leader_ts: String::new(),
-        statement: r#"CREATE TABLE bench___flags ("name" VARCHAR(191), "id" INTEGER, "enabled" INTEGER, "payload" TEXT, PRIMARY KEY("name","id"));"#.into(),
-    }])
-    .expect("create");
-    let c = ldb.connection();
-    c.execute_batch("BEGIN").expect("begin");
-    {
-        let mut insert = c
-            .prepare("INSERT INTO bench___flags VALUES (?1, ?2, ?3, ?4)")
-            .expect("prepare");
-        for i in 0..rows {
-            insert
-                .execute(rusqlite::params![
-                    format!("flag-{}", i / 10),
-                    (i % 10) as i64,
-                    (i % 2) as i64,
-                    "x".repeat(40)
-                ])
-                .expect("insert");
-        }
-    }
-    c.execute_batch("COMMIT").expect("commit");
-    ldb.checkpoint(ctlstore_ldb::CheckpointMode::Truncate)
-        .expect("checkpoint");
 }
 
 /// One request on a keep-alive connection; returns once the whole response is read.
@@ -86,7 +53,7 @@ fn main() {
     let requests = env_or("BENCH_REQUESTS", 100_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ldb.db");
-    build(&path, rows);
+    ctlstore_testkit::build_flags_ldb(&path, rows);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -46,6 +46,39 @@ pub fn sqlite_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<ctlstore_schema
     rows_of(&conn, sql)
 }
 
+/// The benchmark LDB shared by the reader and sidecar benchmarks (so their figures compare):
+/// `bench___flags` with ctlstore's layout, key `("name", "id")`, `rows` rows of four columns,
+/// checkpointed. Keys are `("flag-{i / 10}", i % 10)` for `i` in `0..rows`.
+pub fn build_flags_ldb(path: &std::path::Path, rows: usize) {
+    let mut ldb = ctlstore_ldb::Ldb::open(path, Default::default()).expect("open the LDB");
+    ldb.apply(&[ctlstore_ledger::LedgerEntry {
+        seq: 1,
+        leader_ts: String::new(),
+        statement: r#"CREATE TABLE bench___flags ("name" VARCHAR(191), "id" INTEGER, "enabled" INTEGER, "payload" TEXT, PRIMARY KEY("name","id"));"#.into(),
+    }])
+    .expect("create the table");
+    let c = ldb.connection();
+    c.execute_batch("BEGIN").expect("begin");
+    {
+        let mut insert = c
+            .prepare("INSERT INTO bench___flags VALUES (?1, ?2, ?3, ?4)")
+            .expect("prepare");
+        for i in 0..rows {
+            insert
+                .execute(rusqlite::params![
+                    format!("flag-{}", i / 10),
+                    (i % 10) as i64,
+                    (i % 2) as i64,
+                    "x".repeat(40)
+                ])
+                .expect("insert");
+        }
+    }
+    c.execute_batch("COMMIT").expect("commit");
+    ldb.checkpoint(ctlstore_ldb::CheckpointMode::Truncate)
+        .expect("checkpoint");
+}
+
 /// A ctldb backend under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
