@@ -5,7 +5,8 @@
 //! MySQL commits implicitly on DDL, so there (as ctlstore does, PR #63) the ledger row is
 //! inserted first in a transaction that holds the ledger lock, the DDL runs on another
 //! connection, and the transaction commits only if the DDL succeeded. SQLite and PostgreSQL have
-//! transactional DDL and do it all in one transaction.
+//! transactional DDL and do it all in one transaction. What MySQL leaves when the DDL ran but the
+//! ledger row did not commit is described at [`Ctldb::append_ddl`] and in docs/durability.md.
 
 use ctlstore_ledger as render;
 use ctlstore_schema::{FamilyName, Field, Table, TableName, ldb_table_name};
@@ -169,7 +170,30 @@ impl Ctldb {
     }
 
     /// Appends `ledger` and runs `ddl` on the ctldb, atomically where the database allows it.
+    ///
+    /// It runs in a task of its own: a caller that gives up (the executive's handler timeout
+    /// drops the request while an ALTER waits for a lock) does not abandon it halfway. On MySQL
+    /// a DDL statement, once sent, runs to its end on the server whatever the client does; if
+    /// the transaction holding its ledger row were dropped then, the ctldb would have the change
+    /// and the ledger not (tests/ctldb/schema.rs shows it).
+    ///
+    /// MySQL, DDL done but the ledger commit failed (connection or server lost between the two;
+    /// ctlstore has the same window): the ctldb has the table or column, the ledger has no entry,
+    /// and the caller gets an error. Nothing heals it by itself: the ledger's DDL is plain
+    /// `CREATE TABLE` / `ADD COLUMN` and a retry is refused before reaching it (`TableExists` /
+    /// `ColumnExists`: the catalog already shows the change). Hosts see nothing until a write
+    /// names the table or column; that ledger entry fails on every LDB and halts every reflector
+    /// at it. Repair before writing: drop the table through the executive (`DROP TABLE IF
+    /// EXISTS` is a no-op on hosts) or the column by hand on the ctldb, then repeat the change.
     async fn append_ddl(&self, ledger: &str, ddl: &str) -> Result<i64, CtldbError> {
+        let this = self.clone();
+        let (ledger, ddl) = (ledger.to_string(), ddl.to_string());
+        tokio::spawn(async move { this.append_ddl_to_the_end(&ledger, &ddl).await })
+            .await
+            .map_err(|e| CtldbError::Commit(format!("the schema change task failed: {e}")))?
+    }
+
+    async fn append_ddl_to_the_end(&self, ledger: &str, ddl: &str) -> Result<i64, CtldbError> {
         let insert = self.sql(INSERT_LEDGER);
         let dialect = self.dialect();
         Ok(on_pool!(self.pool(), p => {
@@ -186,6 +210,8 @@ impl Ctldb {
                 sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
             }
             let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await?.try_get(0)?;
+            // Durable once this commit returns: the ledger row (and, except on MySQL, the DDL
+            // with it; MySQL's DDL committed on its own when it ran).
             tx.commit().await?;
             seq.unwrap_or(0)
         }))

@@ -1,22 +1,33 @@
 //! Applying a batch of row mutations: the write path that makes ctlstore's guarantees.
 //!
-//! Order of work, all inside ONE transaction (rolled back whole on any error):
-//! 1. take the ledger lock (serializes appends: commit order = seq order);
-//! 2. compare-and-set the writer's cookie (exactly-once for loaders that retry);
-//! 3. `--- BEGIN` if the batch has more than one mutation;
-//! 4. per mutation: apply it to the ctldb's copy of the table, append its SQLite text;
-//! 5. `--- COMMIT`; commit.
+//! Here, before any transaction: everything that can be checked without the database (names,
+//! schemas, types, sizes, the rendered statement's length) is checked, the ledger text is
+//! rendered and the ctldb statements are built, so a bad request never takes the ledger lock.
+//! The batch then goes to the group committer (`commit.rs`), which runs it in a transaction
+//! shared with the other batches queued meanwhile:
+//! 1. begin (`BEGIN IMMEDIATE` on SQLite) and take the ledger lock, once per group (serializes
+//!    appends: commit order = seq order);
+//! 2. per batch, in arrival order, inside `SAVEPOINT ctlstore_batch` (when the group has more
+//!    than one batch): count the rows against the writer's rate limit; check the writer exists
+//!    (unless it authenticated through this handle or a cookie update will); compare-and-set the
+//!    cookie (exactly-once for loaders that retry); apply the rows to the ctldb's copy (bound
+//!    parameters, consecutive upserts of one table in one statement); append the ledger rows
+//!    (`--- BEGIN`, statements, `--- COMMIT` when the batch has more than one mutation) in one
+//!    insert, so they get consecutive seqs;
+//! 3. a batch that fails is rolled back to its savepoint and answered with its error; the others
+//!    go on. A group of one batch has no savepoint: its failure rolls the transaction back;
+//! 4. commit once for the group, if any batch succeeded: that commit makes every successful
+//!    batch durable (rows, ledger entries, cookie and usage together), and only then are they
+//!    answered.
 //!
-//! Everything that can be checked without the database (names, schemas, types, sizes, the
-//! rendered statement's length) is checked before the transaction starts, so a bad request
-//! never takes the ledger lock.
+//! Table size limits are checked by the executive before it calls in (from its cached sizes).
 
 use std::sync::Arc;
 
 use ctlstore_ledger::{self as render, BEGIN_MARKER, COMMIT_MARKER};
 use ctlstore_schema::limits::{MAX_COOKIE_BYTES, MAX_DML_BYTES, MAX_MUTATIONS_PER_REQUEST};
 use ctlstore_schema::{
-    Dialect, FamilyName, FieldType, SchemaError, Table, TableName, Value, WriterName,
+    Dialect, FamilyName, FieldType, FieldValue, SchemaError, Table, TableName, Value, WriterName,
 };
 use serde_json::{Map, Value as Json};
 
@@ -60,8 +71,9 @@ pub struct AppliedBatch {
 struct Prepared {
     table: Arc<Table>,
     delete: bool,
-    /// Full row (upsert) or key (delete), in the order the statements expect.
-    values: Vec<Value>,
+    /// Full row (upsert) or key (delete), in the order the statements expect: the ctldb binds
+    /// each `value`, the ledger writes each as ctlstore spells it.
+    values: Vec<FieldValue>,
     ledger: String,
 }
 
@@ -194,7 +206,7 @@ impl Ctldb {
                         item.table.fields.iter().map(|f| f.field_type).collect()
                     };
                     for (value, field_type) in item.values.iter().zip(fields) {
-                        values.push(match (value, field_type) {
+                        values.push(match (&value.value, field_type) {
                             (Value::Null, FieldType::Integer) => Bound::NullInt,
                             (Value::Null, FieldType::Decimal) => Bound::NullReal,
                             (Value::Null, FieldType::Binary | FieldType::Bytestring) => {
@@ -318,11 +330,11 @@ fn key_of(p: &Prepared) -> Vec<&Value> {
         .iter()
         .zip(&p.values)
         .filter(|(f, _)| t.is_key(&f.name))
-        .map(|(_, v)| v)
+        .map(|(_, v)| &v.value)
         .collect()
 }
 
-fn convert(table: &Table, m: &Mutation) -> Result<Vec<Value>, SchemaError> {
+fn convert(table: &Table, m: &Mutation) -> Result<Vec<FieldValue>, SchemaError> {
     if m.delete {
         table.delete_key(&m.values)
     } else {
@@ -331,14 +343,14 @@ fn convert(table: &Table, m: &Mutation) -> Result<Vec<Value>, SchemaError> {
 }
 
 /// PostgreSQL `text` cannot contain NUL; refuse rather than fail inside the transaction.
-fn refuse_nul_text(table: &Table, values: &[Value], delete: bool) -> Result<(), CtldbError> {
+fn refuse_nul_text(table: &Table, values: &[FieldValue], delete: bool) -> Result<(), CtldbError> {
     let names: Vec<&str> = if delete {
         table.key_fields.iter().map(|k| k.as_str()).collect()
     } else {
         table.fields.iter().map(|f| f.name.as_str()).collect()
     };
     for (name, value) in names.into_iter().zip(values) {
-        if let Value::Text(s) = value
+        if let Value::Text(s) = &value.value
             && s.contains('\0')
         {
             return Err(CtldbError::Unsupported {

@@ -4,6 +4,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ctlstore_testkit::{ExecutiveClient, SchemaDef, TableDef};
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -34,41 +36,24 @@ async fn a_write_reaches_the_sidecar() {
         .stdout(Stdio::null())
         .spawn()
         .expect("start all-in-one");
-    let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{exec}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the executive never answered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    client
-        .post(format!("{base}/families/demo"))
-        .send()
-        .await
-        .expect("family");
-    let table = serde_json::json!({"fields": [["name", "string"], ["enabled", "integer"]], "keyFields": ["name"]});
-    client
-        .post(format!("{base}/families/demo/tables/flags"))
-        .json(&table)
-        .send()
-        .await
-        .expect("table");
-    client
-        .post(format!("{base}/writers/loader"))
-        .body("s3cret")
-        .send()
-        .await
-        .expect("writer");
+    let executive = ExecutiveClient::new(format!("http://127.0.0.1:{exec}"));
+    executive.wait_until_healthy(Duration::from_secs(20)).await;
+    let writer = executive
+        .register(&SchemaDef {
+            family: "demo",
+            tables: &[TableDef {
+                name: "flags",
+                fields: &[("name", "string"), ("enabled", "integer")],
+                keys: &["name"],
+            }],
+            writer: "loader",
+            secret: "s3cret",
+        })
+        .await;
     let write = serde_json::json!({"mutations": [{"table": "flags", "values": {"name": "new-ui", "enabled": 1}}]});
-    let r = client
-        .post(format!("{base}/families/demo/mutations"))
-        .header("ctlstore-writer", "loader")
-        .header("ctlstore-secret", "s3cret")
-        .json(&write)
-        .send()
-        .await
-        .expect("write");
-    assert!(r.status().is_success());
+    writer.mutate_ok("demo", &write).await;
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
     let read = serde_json::json!({"key": [{"value": "new-ui"}]});
     let row = loop {
         let r = client

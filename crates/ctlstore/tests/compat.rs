@@ -7,7 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use ctlstore_testkit::{Backend, TestDb, go_mysql_dsn, mysql_test, sqlite_rows};
+use ctlstore_testkit::{
+    Backend, ExecutiveClient, SchemaDef, TableDef, TestDb, TestExecutive, go_mysql_dsn, mysql_test,
+    sqlite_rows,
+};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, Row};
 
@@ -52,25 +55,6 @@ async fn until<T>(what: &str, secs: u64, mut probe: impl AsyncFnMut() -> Option<
     }
 }
 
-async fn mutate(
-    client: &reqwest::Client,
-    base: &str,
-    writer: &str,
-    secret: &str,
-    family: &str,
-    body: Value,
-) -> reqwest::StatusCode {
-    client
-        .post(format!("{base}/families/{family}/mutations"))
-        .header("ctlstore-writer", writer)
-        .header("ctlstore-secret", secret)
-        .json(&body)
-        .send()
-        .await
-        .expect("mutate")
-        .status()
-}
-
 mysql_test! {
     /// ctlstore's docker-compose-example.yml, service by service, with hosts, ports and paths
     /// substituted: a write to the executive is read back from the sidecar.
@@ -107,12 +91,12 @@ mysql_test! {
         // The sidecar takes no flags in the example: its LDB is the default path under CTLSTORE_PATH.
         fleet.spawn(&["sidecar", "-bind-addr", &format!("127.0.0.1:{sidecar_port}")], &[("CTLSTORE_PATH", spool.to_str().expect("utf-8"))]);
 
-        client.post(format!("{base}/families/demo")).send().await.expect("family");
-        let table = json!({"fields": [["name", "string"], ["enabled", "integer"], ["blob", "binary"]], "keyFields": ["name"]});
-        assert!(client.post(format!("{base}/families/demo/tables/flags")).json(&table).send().await.expect("table").status().is_success());
-        assert!(client.post(format!("{base}/writers/loader")).body("s3cret").send().await.expect("writer").status().is_success());
+        let flags = TableDef { name: "flags", fields: &[("name", "string"), ("enabled", "integer"), ("blob", "binary")], keys: &["name"] };
+        let writer = ExecutiveClient::new(&base)
+            .register(&SchemaDef { family: "demo", tables: &[flags], writer: "loader", secret: "s3cret" })
+            .await;
         let write = json!({"cookie": "AQ==", "mutations": [{"table": "flags", "values": {"name": "new-ui", "enabled": 1, "blob": "3q2+7w=="}}]});
-        assert!(mutate(&client, &base, "loader", "s3cret", "demo", write).await.is_success());
+        writer.mutate_ok("demo", &write).await;
         let sidecar = format!("http://127.0.0.1:{sidecar_port}");
         let row: Value = until("the write at the sidecar", 30, async || {
             let r = client.post(format!("{sidecar}/get-row-by-key/demo/flags")).json(&json!({"key": [{"value": "new-ui"}]})).send().await.ok()?;
@@ -184,12 +168,8 @@ mysql_test! {
             c.execute("UPDATE locks SET clock = 41 WHERE id = 'ledger'").await.expect("clock");
         }
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let config = ctlstore_executive::Config { ctldb_url: go_mysql_dsn(&db.url), ..Default::default() };
-        tokio::spawn(ctlstore_executive::serve(listener, config, std::future::pending()));
-        let client = reqwest::Client::new();
-        until("the executive", 30, async || client.get(format!("{base}/healthz")).send().await.ok().filter(|r| r.status().is_success())).await;
+        let executive = TestExecutive::start(&go_mysql_dsn(&db.url)).await;
+        let (client, base) = (executive.client.clone(), executive.base.clone());
 
         // The old writer authenticates with its secret and sees its cookie.
         let cookie = client.get(format!("{base}/cookie")).header("ctlstore-writer", "writer1").header("ctlstore-secret", "secret1").send().await.expect("cookie");
@@ -202,7 +182,7 @@ mysql_test! {
         let check = base64::engine::general_purpose::STANDARD.encode("cookie-7");
         let body = json!({"cookie": base64::engine::general_purpose::STANDARD.encode("cookie-8"), "check_cookie": check,
                           "mutations": [{"table": "table1", "values": {"field1": "c", "field2": 3, "field3": 0.25}}, {"table": "table1", "delete": true, "values": {"field1": "a"}}]});
-        assert!(mutate(&client, &base, "writer1", "secret1", "family1", body).await.is_success());
+        executive.writer("writer1", "secret1").mutate_ok("family1", &body).await;
         // The sequence continues in the same ledger.
         let page: Value = client.get(format!("{base}/ledger?after=0")).send().await.expect("ledger").json().await.expect("json");
         let seqs: Vec<i64> = page["entries"].as_array().expect("entries").iter().filter_map(|e| e["seq"].as_i64()).collect();
@@ -241,27 +221,25 @@ mysql_test! {
     /// `leader_ts` parsed with Go's layout, its marker handling. The result equals our LDB.
     async fn ctlstores_reflector_algorithm_replays_our_ledger() {
         let db = TestDb::create(Backend::Mysql).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let config = ctlstore_executive::Config { ctldb_url: db.url.clone(), enable_destructive_schema_changes: true, ..Default::default() };
-        tokio::spawn(ctlstore_executive::serve(listener, config, std::future::pending()));
-        let client = reqwest::Client::new();
-        until("the executive", 30, async || client.get(format!("{base}/healthz")).send().await.ok().filter(|r| r.status().is_success())).await;
-        client.post(format!("{base}/families/fam")).send().await.expect("family");
-        let def = json!({"fields": [["k", "string"], ["tag", "bytestring"], ["n", "integer"], ["d", "decimal"], ["body", "text"], ["data", "binary"]], "keyFields": ["k", "tag"]});
-        client.post(format!("{base}/families/fam/tables/things")).json(&def).send().await.expect("table");
-        client.post(format!("{base}/writers/writer1")).body("secret1").send().await.expect("writer");
+        let executive = TestExecutive::start_with(&db.url, |c| c.enable_destructive_schema_changes = true).await;
+        let (client, base) = (executive.client.clone(), executive.base.clone());
+        let things = TableDef {
+            name: "things",
+            fields: &[("k", "string"), ("tag", "bytestring"), ("n", "integer"), ("d", "decimal"), ("body", "text"), ("data", "binary")],
+            keys: &["k", "tag"],
+        };
+        let writer = executive.register(&SchemaDef { family: "fam", tables: &[things], writer: "writer1", secret: "secret1" }).await;
         let row = |k: &str, n: i64, body: &str| json!({"table": "things", "values": {"k": k, "tag": "AQ==", "n": n, "d": n as f64 / 3.0, "body": body, "data": "3q2+7w=="}});
         for body in [
             json!({"mutations": [row("a", 1, "one"), row("b", 2, "it's \\ fine"), row("c", 3, "a\u{0}b")]}),
             json!({"mutations": [row("d", 1 << 60, "𨅝")]}),
             json!({"mutations": [{"table": "things", "delete": true, "values": {"k": "a", "tag": "AQ=="}}, row("e", -5, "")]}),
         ] {
-            assert!(mutate(&client, &base, "writer1", "secret1", "fam", body).await.is_success());
+            writer.mutate_ok("fam", &body).await;
         }
         assert!(client.put(format!("{base}/families/fam/tables/things")).json(&json!({"fields": [["extra", "integer"]]})).send().await.expect("add").status().is_success());
         let more = json!({"mutations": [{"table": "things", "values": {"k": "f", "tag": "Ag==", "n": 6, "d": 1e300, "body": "x", "data": null, "extra": 7}}]});
-        assert!(mutate(&client, &base, "writer1", "secret1", "fam", more).await.is_success());
+        writer.mutate_ok("fam", &more).await;
 
         // Our reflector.
         let dir = tempfile::tempdir().expect("tempdir");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ctlstore_ctldb::{Ctldb, CtldbOptions};
 use ctlstore_schema::{FamilyName, TableName, Value};
-use ctlstore_testkit::{Backend, TestDb};
+use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive};
 use serde_json::json;
 
 const KILLS: usize = 50;
@@ -66,59 +66,29 @@ fn ldb_rows(path: &Path, table: &str) -> Vec<Vec<Value>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reflector_killed_50_times_converges_without_torn_or_repeated_batches() {
     let db = TestDb::create(Backend::Sqlite).await;
-    let config = ctlstore_executive::Config {
-        ctldb_url: db.url.clone(),
-        writer_limit: i64::MAX / 4,
-        ..Default::default()
+    let executive = TestExecutive::start_with(&db.url, |c| c.writer_limit = i64::MAX / 4).await;
+    let fields = [("id", "integer"), ("batch", "integer"), ("val", "string")];
+    let table = |name| TableDef {
+        name,
+        fields: &fields,
+        keys: &["id"],
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(ctlstore_executive::serve(
-        listener,
-        config,
-        std::future::pending(),
-    ));
-    let client = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "executive started");
-    client
-        .post(format!("{base}/families/fam"))
-        .send()
-        .await
-        .expect("family");
-    let def = json!({"fields": [["id", "integer"], ["batch", "integer"], ["val", "string"]], "keyFields": ["id"]});
-    for table in ["current", "history"] {
-        let r = client
-            .post(format!("{base}/families/fam/tables/{table}"))
-            .json(&def)
-            .send()
-            .await
-            .expect("table");
-        assert!(r.status().is_success());
-    }
-    client
-        .post(format!("{base}/writers/writer1"))
-        .body("secret1")
-        .send()
-        .await
-        .expect("writer");
+    let writer_client = executive
+        .register(&SchemaDef {
+            family: "fam",
+            tables: &[table("current"), table("history")],
+            writer: "writer1",
+            secret: "secret1",
+        })
+        .await;
+    let base = executive.base.clone();
 
     // The writer: batch b rewrites every row of `current` with batch = b and appends row b to
     // `history`.
     let stop = Arc::new(AtomicBool::new(false));
     let batches = Arc::new(AtomicU64::new(0));
     let writer = {
-        let (client, base, stop, batches) =
-            (client.clone(), base.clone(), stop.clone(), batches.clone());
+        let (writer_client, stop, batches) = (writer_client.clone(), stop.clone(), batches.clone());
         tokio::spawn(async move {
             let mut b = 0i64;
             while !stop.load(Ordering::SeqCst) {
@@ -127,15 +97,9 @@ async fn a_reflector_killed_50_times_converges_without_torn_or_repeated_batches(
                     .collect();
                 mutations
                     .push(json!({"table": "history", "values": {"id": b, "batch": b, "val": "x"}}));
-                let r = client
-                    .post(format!("{base}/families/fam/mutations"))
-                    .header("ctlstore-writer", "writer1")
-                    .header("ctlstore-secret", "secret1")
-                    .json(&json!({"mutations": mutations}))
-                    .send()
-                    .await
-                    .expect("write");
-                assert!(r.status().is_success());
+                writer_client
+                    .mutate_ok("fam", &json!({"mutations": mutations}))
+                    .await;
                 b += 1;
                 batches.store(b as u64, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(3)).await;

@@ -98,12 +98,9 @@ async fn an_ldb_written_by_ctlstore_is_served_by_reader_sidecar_and_ldb_read_key
         )
         .expect("ctlstore's LDB");
         // go-sqlite3 binds a time.Time in this layout (local zone, nanoseconds).
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs() as i64
-            - 3600 * 8;
-        let ts = format!("{}.123456789-08:00", unix_to_text(now));
+        let local = std::time::SystemTime::now() - std::time::Duration::from_secs(3600 * 8);
+        let utc = ctlstore_ldb_layout::format_timestamp(local);
+        let ts = format!("{}.123456789-08:00", utc.trim_end_matches("+00:00"));
         c.execute("INSERT INTO _ldb_last_update VALUES ('ledger', ?1)", [&ts])
             .expect("timestamp");
     }
@@ -192,25 +189,4 @@ async fn an_ldb_written_by_ctlstore_is_served_by_reader_sidecar_and_ldb_read_key
     assert_eq!(body["field4"], 1.5);
     let _ = sidecar.kill();
     let _ = sidecar.wait();
-}
-
-/// `YYYY-MM-DD HH:MM:SS` for a Unix time, UTC.
-fn unix_to_text(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }

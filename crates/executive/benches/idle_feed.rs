@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ctlstore_executive::{Config, serve};
-use ctlstore_testkit::{Backend, TestDb};
+use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive};
 use serde_json::json;
 
 fn rss_kib() -> u64 {
@@ -35,22 +34,14 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let db = TestDb::create(Backend::Sqlite).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(serve(listener, Config { ctldb_url: db.url.clone(), ..Config::default() }, std::future::pending()));
+        let executive = TestExecutive::start(&db.url).await;
+        let base = executive.base.clone();
+        let items = TableDef { name: "items", fields: &[("id", "integer")], keys: &["id"] };
+        let writer = executive
+            .register(&SchemaDef { family: "bench", tables: &[items], writer: "bencher", secret: "secret1" })
+            .await;
         let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
-        for _ in 0..100 {
-            if client.get(format!("{base}/healthz")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        client.post(format!("{base}/families/bench")).send().await.expect("family");
-        let def = json!({"fields": [["id", "integer"]], "keyFields": ["id"]});
-        client.post(format!("{base}/families/bench/tables/items")).json(&def).send().await.expect("table");
-        client.post(format!("{base}/writers/bencher")).body("secret1").send().await.expect("writer");
-        let page: serde_json::Value = client.get(format!("{base}/ledger?after=0")).send().await.expect("ledger").json().await.expect("json");
-        let after = page["entries"].as_array().and_then(|e| e.last()).and_then(|e| e["seq"].as_i64()).unwrap_or(0);
+        let after = executive.head().await;
 
         let before = rss_kib();
         let answered = Arc::new(AtomicUsize::new(0));
@@ -69,15 +60,7 @@ fn main() {
         let parked = rss_kib();
         assert_eq!(answered.load(Ordering::SeqCst), 0, "all waiting");
         let written = Instant::now();
-        let r = client
-            .post(format!("{base}/families/bench/mutations"))
-            .header("ctlstore-writer", "bencher")
-            .header("ctlstore-secret", "secret1")
-            .json(&json!({"mutations": [{"table": "items", "values": {"id": 1}}]}))
-            .send()
-            .await
-            .expect("write");
-        assert!(r.status().is_success());
+        writer.mutate_ok("bench", &json!({"mutations": [{"table": "items", "values": {"id": 1}}]})).await;
         let mut last = written;
         for t in tasks {
             last = last.max(t.await.expect("waiter"));
@@ -89,6 +72,7 @@ fn main() {
             (parked.saturating_sub(before)) as f64 / waiters as f64,
             last.duration_since(written).as_secs_f64() * 1e3
         );
+        executive.stop().await;
         db.cleanup().await;
     });
 }

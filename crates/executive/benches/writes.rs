@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ctlstore_executive::{Config, serve};
-use ctlstore_testkit::{Backend, TestDb};
+use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive, WriterClient};
 use serde_json::{Value, json};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -21,14 +20,13 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-async fn drive(base: &str, clients: usize, seconds: u64, batch: usize) -> (f64, f64) {
-    let client = reqwest::Client::new();
+async fn drive(writer: &WriterClient, clients: usize, seconds: u64, batch: usize) -> (f64, f64) {
     let requests = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, base, requests) = (client.clone(), base.to_string(), requests.clone());
+        let (writer, requests) = (writer.clone(), requests.clone());
         tasks.push(tokio::spawn(async move {
             let mut n = 0i64;
             while Instant::now() < deadline {
@@ -38,15 +36,9 @@ async fn drive(base: &str, clients: usize, seconds: u64, batch: usize) -> (f64, 
                         json!({"table": "items", "values": {"id": id, "name": format!("row {id}"), "score": 1.5}})
                     })
                     .collect();
-                let resp = client
-                    .post(format!("{base}/families/bench/mutations"))
-                    .header("ctlstore-writer", "bencher")
-                    .header("ctlstore-secret", "secret1")
-                    .json(&json!({"mutations": mutations}))
-                    .send()
-                    .await
-                    .expect("request");
-                assert!(resp.status().is_success(), "{}", resp.text().await.unwrap_or_default());
+                writer
+                    .mutate_ok("bench", &json!({"mutations": mutations}))
+                    .await;
                 requests.fetch_add(1, Ordering::Relaxed);
                 n += 1;
             }
@@ -62,47 +54,23 @@ async fn drive(base: &str, clients: usize, seconds: u64, batch: usize) -> (f64, 
 
 async fn bench(backend: Backend, clients: usize, seconds: u64) {
     let db = TestDb::create(backend).await;
-    let config = Config {
-        ctldb_url: db.url.clone(),
-        writer_limit: i64::MAX / 4,
-        ..Config::default()
+    let executive = TestExecutive::start_with(&db.url, |c| c.writer_limit = i64::MAX / 4).await;
+    let items = TableDef {
+        name: "items",
+        fields: &[("id", "integer"), ("name", "string"), ("score", "decimal")],
+        keys: &["id"],
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    client
-        .post(format!("{base}/families/bench"))
-        .send()
-        .await
-        .expect("family");
-    let table = json!({"fields": [["id", "integer"], ["name", "string"], ["score", "decimal"]], "keyFields": ["id"]});
-    client
-        .post(format!("{base}/families/bench/tables/items"))
-        .json(&table)
-        .send()
-        .await
-        .expect("table");
-    client
-        .post(format!("{base}/writers/bencher"))
-        .body("secret1")
-        .send()
-        .await
-        .expect("writer");
+    let writer = executive
+        .register(&SchemaDef {
+            family: "bench",
+            tables: &[items],
+            writer: "bencher",
+            secret: "secret1",
+        })
+        .await;
 
-    let (single_rps, _) = drive(&base, clients, seconds, 1).await;
-    let (batch_rps, batch_rows) = drive(&base, clients, seconds, 100).await;
+    let (single_rps, _) = drive(&writer, clients, seconds, 1).await;
+    let (batch_rps, batch_rows) = drive(&writer, clients, seconds, 100).await;
     println!(
         "{:<10} single-row: {:>8.0} requests/s   batches of 100: {:>7.0} requests/s = {:>8.0} rows/s   ({clients} clients, {seconds} s each)",
         format!("{backend:?}"),
@@ -110,8 +78,7 @@ async fn bench(backend: Backend, clients: usize, seconds: u64) {
         batch_rps,
         batch_rows
     );
-    let _ = stop.send(());
-    let _ = server.await;
+    executive.stop().await;
     db.cleanup().await;
 }
 

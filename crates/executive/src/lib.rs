@@ -18,6 +18,7 @@ pub mod openapi;
 mod routes;
 mod sizes;
 mod state;
+mod usage_cleanup;
 mod writer_limits;
 
 use std::future::Future;

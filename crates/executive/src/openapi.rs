@@ -188,9 +188,9 @@ fn doc(method: &str, path: &str) -> Doc {
             true,
         ),
         ("GET", "/status") => d(
-            "ctlstore's status route: 200 while serving.",
+            "ctlstore's status route: 200 with an empty body while serving; it does not ask the ctldb (`/healthz` does).",
             None,
-            json_ok(json!({"type": "object"})),
+            empty_ok(),
             &[],
             false,
         ),
@@ -225,7 +225,7 @@ fn doc(method: &str, path: &str) -> Doc {
             )
         },
         ("GET", "/healthz") => d(
-            "Healthy when the ctldb answers.",
+            "Healthy when the ctldb answers: `{\"status\": \"ok\", \"ctldb\": dialect, \"ledger_head\": seq}`; 503 with `{\"status\": \"unhealthy\", \"error\": ...}` when it does not.",
             None,
             json_ok(json!({"type": "object"})),
             &[503],

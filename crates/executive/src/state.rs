@@ -62,7 +62,7 @@ impl AppState {
                 .await
         });
         let s = self.0.clone();
-        tasks.spawn(async move { crate::routes::mutations::collect_usage_garbage(&s).await });
+        tasks.spawn(async move { crate::usage_cleanup::delete_old_usage_forever(&s).await });
         let s = self.0.clone();
         tasks.spawn(async move { s.writer_overrides.refresh_forever(&s.ctldb).await });
         BackgroundTasks(tasks)

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ctlstore_ctldb::{Ctldb, WriterOverride};
 
@@ -46,4 +46,12 @@ impl WriterOverrides {
             self.refresh(ctldb).await;
         }
     }
+}
+
+/// Seconds since the Unix epoch: the clock rate-limit buckets are cut from.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }

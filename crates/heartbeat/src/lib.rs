@@ -8,7 +8,8 @@
 //! immediately and every interval `POST /families/{family}/mutations` with
 //! `{"cookie":null,"mutations":[{"table":T,"delete":false,"values":{"name":"heartbeat","value":<unix ns>}}]}`.
 //! Unlike ctlstore (which exits when setup fails) every step is retried with capped backoff,
-//! logging while the executive is unreachable.
+//! logging while the executive is unreachable. The executive URL may omit its scheme (`http://`
+//! is added, as ctlstore does: `ctlstore_schema::executive_base_url`).
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -144,12 +145,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HeartbeatError> {
-    let base = config.executive_url.trim_end_matches('/');
-    let base = if base.starts_with("http") {
-        base.to_string()
-    } else {
-        format!("http://{base}")
-    };
+    let base = ctlstore_schema::executive_base_url(&config.executive_url);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;

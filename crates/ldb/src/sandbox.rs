@@ -109,7 +109,7 @@ fn judge(ctx: &AuthContext<'_>) -> Result<(), String> {
     // Our own changelog triggers (created outside ledger mode) run inside ledger statements.
     if ctx
         .accessor
-        .is_some_and(|a| a.starts_with(crate::capture::TRIGGER_PREFIX))
+        .is_some_and(|a| a.starts_with(crate::change_triggers::TRIGGER_PREFIX))
     {
         return Ok(());
     }

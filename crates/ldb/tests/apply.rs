@@ -28,12 +28,13 @@ fn count(conn: &Connection, table: &str) -> i64 {
 }
 
 fn seq_of(conn: &Connection) -> i64 {
-    conn.query_row("SELECT seq FROM _ldb_seq WHERE id = 1", [], |r| r.get(0))
-        .unwrap_or(0)
+    ctlstore_ldb_layout::read_seq(conn).expect("_ldb_seq")
 }
 
 const CREATE: &str = r#"CREATE TABLE family1___table1 ("field1" INTEGER, "field2" VARCHAR(191), PRIMARY KEY("field1"));"#;
 
+/// Spelled out here on purpose, not read from `ctlstore-ldb-layout`: this is the check that
+/// the layout there is ctlstore's.
 #[test]
 fn layout_is_ctlstores() {
     let (_dir, ldb) = setup();
@@ -84,14 +85,12 @@ fn entries_apply_in_order_with_bookkeeping() {
     let c = reader(&ldb);
     assert_eq!(count(&c, "family1___table1"), 2);
     assert_eq!(seq_of(&c), 9);
-    let ts: String = c
-        .query_row(
-            "SELECT timestamp FROM _ldb_last_update WHERE name = 'ledger'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("ts");
-    assert_eq!(ts, "2024-02-07 22:04:32+00:00", "go-sqlite3's layout");
+    let ts = ctlstore_ldb_layout::read_last_update(&c).expect("ts");
+    assert_eq!(
+        ts.as_deref(),
+        Some("2024-02-07 22:04:32+00:00"),
+        "go-sqlite3's layout"
+    );
     // ctlstore's other statement forms.
     ldb.apply(&[
         entry(10, "DELETE FROM family1___table1"),

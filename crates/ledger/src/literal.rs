@@ -1,9 +1,35 @@
 //! SQL literals, SQLite dialect, as ctlstore's `SQLQuote` writes them: strings single-quoted with
 //! quotes doubled and nothing else escaped; a string containing NUL as a hex blob (a NUL cannot
 //! live inside an SQLite string literal); bytes as `x'..'` in lower-case hex; integers in
-//! decimal; reals in their shortest round-tripping form.
+//! decimal; reals in their shortest round-tripping form. A [`FieldValue`] from a mutation may
+//! carry ctlstore's spelling instead (a JSON number or boolean written bare): see [`Literal`].
 
-use ctlstore_schema::Value;
+use ctlstore_schema::{FieldValue, Spelling, Value, go_float_text};
+
+/// A value the ledger can write as an SQL literal: a stored [`Value`], or a [`FieldValue`] from a
+/// mutation, which may be spelled as ctlstore spells it rather than as what its column stores.
+pub trait Literal {
+    fn push_literal_to(&self, out: &mut String);
+}
+
+impl Literal for Value {
+    fn push_literal_to(&self, out: &mut String) {
+        push_literal(out, self);
+    }
+}
+
+impl Literal for FieldValue {
+    fn push_literal_to(&self, out: &mut String) {
+        match self.spelling {
+            Spelling::Stored => push_literal(out, &self.value),
+            // ctlstore's `SQLQuote` of a float64, bare at every magnitude: only ever for a text
+            // column, whose affinity turns it into text, so SQLite's reading of large or tiny
+            // decimals (see `push_real`) does not matter.
+            Spelling::Number(f) => out.push_str(&go_float_text(f)),
+            Spelling::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        }
+    }
+}
 
 /// Appends the literal for `value` to `out`.
 pub fn push_literal(out: &mut String, value: &Value) {
@@ -122,6 +148,31 @@ pub fn push_quoted_identifier(out: &mut String, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ctlstores_spelling_of_numbers_and_booleans() {
+        let spelled = |value, spelling| {
+            let mut out = String::new();
+            FieldValue { value, spelling }.push_literal_to(&mut out);
+            out
+        };
+        let text = |s: &str| Value::Text(s.into());
+        assert_eq!(spelled(text("5"), Spelling::Number(5.0)), "5");
+        assert_eq!(spelled(text("5.5"), Spelling::Number(5.5)), "5.5");
+        assert_eq!(
+            spelled(text("1000000000000000000000"), Spelling::Number(1e21)),
+            "1000000000000000000000"
+        );
+        assert_eq!(spelled(text("0"), Spelling::Number(-0.0)), "-0");
+        assert_eq!(
+            spelled(text("x"), Spelling::Number(1e100)),
+            format!("1{}", "0".repeat(100)),
+            "no exact-expression form for a text column"
+        );
+        assert_eq!(spelled(text("1"), Spelling::Bool(true)), "true");
+        assert_eq!(spelled(Value::Real(0.0), Spelling::Bool(false)), "false");
+        assert_eq!(spelled(text("5"), Spelling::Stored), "'5'");
+    }
 
     #[test]
     fn ctlstores_sqlquote_cases() {

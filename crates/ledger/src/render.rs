@@ -5,9 +5,9 @@
 //! session runs with `ANSI_QUOTES`) and for PostgreSQL (table name quoted, no trailing `;`).
 
 use ctlstore_schema::limits::MAX_DML_BYTES;
-use ctlstore_schema::{Dialect, Field, Table, Value};
+use ctlstore_schema::{Dialect, Field, Table};
 
-use crate::literal::{push_literal, push_quoted_identifier};
+use crate::literal::{Literal, push_quoted_identifier};
 
 /// `CREATE TABLE family___table ("f1" VARCHAR(191), ..., PRIMARY KEY("f1"));`
 pub fn create_table(table: &Table, dialect: Dialect) -> String {
@@ -62,7 +62,7 @@ pub fn clear_table(ldb_name: &str, dialect: Dialect) -> String {
 
 /// `REPLACE INTO family___table ("c1","c2") VALUES(v1,v2)`: `row` holds every column of
 /// `table`, in column order.
-pub fn upsert_row(table: &Table, row: &[Value]) -> String {
+pub fn upsert_row<V: Literal>(table: &Table, row: &[V]) -> String {
     debug_assert_eq!(row.len(), table.fields.len());
     let mut s = String::from("REPLACE INTO ");
     s.push_str(&table.ldb_name());
@@ -78,14 +78,14 @@ pub fn upsert_row(table: &Table, row: &[Value]) -> String {
         if i > 0 {
             s.push(',');
         }
-        push_literal(&mut s, value);
+        value.push_literal_to(&mut s);
     }
     s.push(')');
     s
 }
 
 /// `DELETE FROM family___table WHERE "k1" = v1 AND "k2" = v2`: `key` in primary-key order.
-pub fn delete_row(table: &Table, key: &[Value]) -> String {
+pub fn delete_row<V: Literal>(table: &Table, key: &[V]) -> String {
     debug_assert_eq!(key.len(), table.key_fields.len());
     let mut s = String::from("DELETE FROM ");
     s.push_str(&table.ldb_name());
@@ -96,7 +96,7 @@ pub fn delete_row(table: &Table, key: &[Value]) -> String {
         }
         push_quoted_identifier(&mut s, name.as_str());
         s.push_str(" = ");
-        push_literal(&mut s, value);
+        value.push_literal_to(&mut s);
     }
     s
 }

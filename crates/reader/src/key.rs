@@ -64,10 +64,13 @@ impl Key {
     }
 
     /// Whether this key fits a key column of `field_type`. Text is accepted for `bytestring`
-    /// keys (ctlstore converts it to bytes), UTF-8 bytes for `string` keys.
+    /// keys (ctlstore converts it to bytes), UTF-8 bytes for `string` keys, and decimal text
+    /// for `integer` keys (SQLite compares `'1'` with an INTEGER column as `1`, so ctlstore's
+    /// readers find the row for an ID sent as a string).
     pub(crate) fn fits(&self, field_type: FieldType) -> bool {
         match (self, field_type) {
             (Key::Int(_), FieldType::Integer) => true,
+            (Key::Text(s), FieldType::Integer) => s.parse::<i64>().is_ok(),
             (
                 Key::Text(_),
                 FieldType::String | FieldType::Text | FieldType::Bytestring | FieldType::Binary,
@@ -87,6 +90,9 @@ impl Key {
     ) -> rusqlite::Result<()> {
         match (self, field_type) {
             (Key::Int(i), _) => stmt.raw_bind_parameter(index, i),
+            (Key::Text(s), FieldType::Integer) => {
+                stmt.raw_bind_parameter(index, s.parse::<i64>().unwrap_or_default())
+            }
             (Key::Text(s), FieldType::Bytestring | FieldType::Binary) => {
                 stmt.raw_bind_parameter(index, s.as_bytes())
             }

@@ -25,15 +25,20 @@
 //! Architecture invariant: no async runtime, no HTTP, no sqlx in this crate's dependency tree
 //! (checked by `.ci/run`); an application gets rusqlite and serde, nothing heavier.
 
+mod conn;
 mod de;
+pub mod json;
 mod key;
 mod layouts;
+mod meta;
 mod pool;
+mod sql;
+mod value;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-pub use ctlstore_ldb::DEFAULT_LDB_PATH;
+pub use ctlstore_ldb_layout::DEFAULT_LDB_PATH;
 pub use ctlstore_schema::Value;
 pub use key::Key;
 pub use layouts::{ROTATION_PERIODS, RotatingReader, VersionedReader};
@@ -256,7 +261,7 @@ impl Reader {
             .pool
             .with(|c| c.last_update())?
             .ok_or(ReaderError::NoLedgerUpdates)?;
-        let at = ctlstore_ldb::parse_timestamp(&ts).ok_or(ReaderError::NoLedgerUpdates)?;
+        let at = ctlstore_ldb_layout::parse_timestamp(&ts).ok_or(ReaderError::NoLedgerUpdates)?;
         Ok(SystemTime::now().duration_since(at).unwrap_or_default())
     }
 

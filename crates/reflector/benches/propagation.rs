@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ctlstore_ctldb::{Ctldb, CtldbOptions, Mutation, MutationRequest};
 use ctlstore_reflector::{Config, SourceConfig, Status, run};
 use ctlstore_schema::{FamilyName, Table, WriterName, WriterSecret};
-use ctlstore_testkit::{Backend, TestDb};
+use ctlstore_testkit::{Backend, TestDb, TestExecutive};
 use serde_json::json;
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -64,29 +64,9 @@ fn spawn(ldb: &Path, source: SourceConfig) -> (Arc<Status>, tokio::sync::oneshot
     (status, stop)
 }
 
-async fn start_executive(url: &str) -> String {
-    let config = ctlstore_executive::Config {
-        ctldb_url: url.into(),
-        writer_limit: i64::MAX / 4,
-        ..Default::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(ctlstore_executive::serve(
-        listener,
-        config,
-        std::future::pending(),
-    ));
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    base
+/// An executive on the bench's ctldb, with no writer limit to speak of.
+async fn start_executive(url: &str) -> TestExecutive {
+    TestExecutive::start_with(url, |c| c.writer_limit = i64::MAX / 4).await
 }
 
 async fn catch_up(entries: usize) {
@@ -116,9 +96,9 @@ async fn catch_up(entries: usize) {
         ctldb.apply_mutations(&request).await.expect("apply");
     }
     let head = ctldb.max_seq().await.expect("head");
-    let base = start_executive(&db.url).await;
+    let executive = start_executive(&db.url).await;
     for (label, source) in [
-        ("feed", SourceConfig::feed(&base)),
+        ("feed", SourceConfig::feed(&executive.base)),
         ("poll", SourceConfig::poll(&db.url)),
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -134,6 +114,7 @@ async fn catch_up(entries: usize) {
         );
         let _ = stop.send(());
     }
+    executive.stop().await;
     db.cleanup().await;
 }
 
@@ -144,14 +125,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn propagation(samples: usize) {
     let db = TestDb::create(Backend::Sqlite).await;
     let ctldb = fixture(&db).await;
-    let base = start_executive(&db.url).await;
-    let client = reqwest::Client::new();
+    let executive = start_executive(&db.url).await;
+    let writer = executive.writer("bencher", "secret1");
     let mut poll = SourceConfig::poll(&db.url);
     if let SourceConfig::Poll { interval, .. } = &mut poll {
         *interval = Duration::from_secs(1); // ctlstore's default
     }
     let runs = [
-        ("feed", SourceConfig::feed(&base), samples),
+        ("feed", SourceConfig::feed(&executive.base), samples),
         ("poll (1 s interval)", poll, samples.min(40)),
     ];
     for (run_index, (label, source, n)) in runs.into_iter().enumerate() {
@@ -171,15 +152,7 @@ async fn propagation(samples: usize) {
         for i in 0..n {
             let id = 1_000_000 * (run_index as i64 + 1) + i as i64;
             let body = json!({"mutations": [{"table": "items", "values": {"id": id, "name": "probe", "score": 1.0}}]});
-            let resp = client
-                .post(format!("{base}/families/bench/mutations"))
-                .header("ctlstore-writer", "bencher")
-                .header("ctlstore-secret", "secret1")
-                .json(&body)
-                .send()
-                .await
-                .expect("write");
-            assert!(resp.status().is_success());
+            writer.mutate_ok("bench", &body).await;
             let acked = Instant::now();
             loop {
                 let seen: Option<i64> = reader
@@ -203,6 +176,7 @@ async fn propagation(samples: usize) {
         );
         let _ = stop.send(());
     }
+    executive.stop().await;
     db.cleanup().await;
 }
 

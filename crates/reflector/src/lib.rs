@@ -25,7 +25,11 @@ use ctlstore_ldb::{Ldb, LdbError, LdbOptions};
 use ctlstore_ledger::LedgerEntry;
 
 pub use health::health_router;
-pub use source::{Source, SourceConfig, SourceError};
+pub use source::{
+    DEFAULT_FEED_WAIT, DEFAULT_LEDGER_TABLE, DEFAULT_POLL_INTERVAL, DEFAULT_POLL_JITTER,
+    DEFAULT_POLL_TIMEOUT, DEFAULT_QUERY_BLOCK, FEED_BLOCK_FACTOR, Source, SourceConfig,
+    SourceError,
+};
 pub use status::Status;
 
 /// Metric names, units in the name.
@@ -54,14 +58,19 @@ pub struct Config {
     pub bootstrap: Option<(String, ctlstore_snapshot::S3Options)>,
 }
 
+/// ctlstore's `-ledger-latency.max-healty-latency` default.
+pub const DEFAULT_MAX_HEALTHY_LATENCY: Duration = Duration::from_secs(60);
+/// How long a sequence gap is waited on by default (ctlstore re-reads once, after 1 s).
+pub const DEFAULT_GAP_TIMEOUT: Duration = Duration::from_secs(1);
+
 impl Config {
     pub fn new(ldb_path: impl Into<PathBuf>, source: SourceConfig) -> Config {
         Config {
             ldb_path: ldb_path.into(),
             source,
             ldb: LdbOptions::default(),
-            gap_timeout: Duration::from_secs(1),
-            max_healthy_latency: Duration::from_secs(60),
+            gap_timeout: DEFAULT_GAP_TIMEOUT,
+            max_healthy_latency: DEFAULT_MAX_HEALTHY_LATENCY,
             bootstrap: None,
         }
     }
@@ -79,9 +88,11 @@ pub enum ReflectorError {
 }
 
 /// Follows the ledger until `shutdown` completes. Returns `Ok` on shutdown; an error only when
-/// the LDB cannot be opened. A poisoned ledger halts applying but not the process: the status
-/// reports it and `run` keeps waiting for shutdown, so the host keeps its LDB and its health
-/// endpoint says what is wrong.
+/// the LDB cannot be opened or the source cannot be set up, at startup. That includes
+/// [`LdbError::Locked`]: another reflector holds this LDB, and no retry can fix that, so `run`
+/// ends at once with the error naming the LDB and its lock file. A poisoned ledger halts
+/// applying but not the process: the status reports it and `run` keeps waiting for shutdown,
+/// so the host keeps its LDB and its health endpoint says what is wrong.
 pub async fn run(
     config: Config,
     status: Arc<Status>,

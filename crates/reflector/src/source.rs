@@ -7,6 +7,20 @@ use ctlstore_ctldb::{Ctldb, CtldbOptions};
 use ctlstore_ledger::LedgerEntry;
 use serde::Deserialize;
 
+/// ctlstore's `-upstream-ledger-table` default.
+pub const DEFAULT_LEDGER_TABLE: &str = "ctlstore_dml_ledger";
+/// ctlstore's `-poll-interval` default.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// ctlstore's `-poll-jitter-coefficient` default.
+pub const DEFAULT_POLL_JITTER: f64 = 0.25;
+/// ctlstore's `-poll-timeout` default.
+pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(5);
+/// ctlstore's `-query-block-size` default; feed pages are `FEED_BLOCK_FACTOR` times larger.
+pub const DEFAULT_QUERY_BLOCK: i64 = 100;
+pub const FEED_BLOCK_FACTOR: i64 = 10;
+/// How long one feed long-poll waits for new entries.
+pub const DEFAULT_FEED_WAIT: Duration = Duration::from_secs(30);
+
 /// How to reach the ledger.
 #[derive(Debug, Clone)]
 pub enum SourceConfig {
@@ -33,19 +47,19 @@ impl SourceConfig {
     pub fn feed(executive_url: impl Into<String>) -> SourceConfig {
         SourceConfig::Feed {
             executive_url: executive_url.into(),
-            wait: Duration::from_secs(30),
-            block: 1000,
+            wait: DEFAULT_FEED_WAIT,
+            block: DEFAULT_QUERY_BLOCK * FEED_BLOCK_FACTOR,
         }
     }
 
     pub fn poll(ctldb_url: impl Into<String>) -> SourceConfig {
         SourceConfig::Poll {
             ctldb_url: ctldb_url.into(),
-            ledger_table: "ctlstore_dml_ledger".into(),
-            block: 100,
-            interval: Duration::from_secs(1),
-            jitter: 0.25,
-            timeout: Duration::from_secs(5),
+            ledger_table: DEFAULT_LEDGER_TABLE.into(),
+            block: DEFAULT_QUERY_BLOCK,
+            interval: DEFAULT_POLL_INTERVAL,
+            jitter: DEFAULT_POLL_JITTER,
+            timeout: DEFAULT_POLL_TIMEOUT,
         }
     }
 }
@@ -119,12 +133,7 @@ impl Source {
                 wait,
                 block,
             } => {
-                let base = executive_url.trim_end_matches('/');
-                let base = if base.starts_with("http://") || base.starts_with("https://") {
-                    base.to_string()
-                } else {
-                    format!("http://{base}")
-                };
+                let base = ctlstore_schema::executive_base_url(executive_url);
                 let client = reqwest::Client::builder()
                     .connect_timeout(Duration::from_secs(5))
                     .build()?;

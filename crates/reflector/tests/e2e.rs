@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use ctlstore_ctldb::{Ctldb, CtldbOptions};
 use ctlstore_reflector::{Config, SourceConfig, Status, run};
 use ctlstore_schema::{FamilyName, TableName, Value};
-use ctlstore_testkit::{Backend, TestDb, backend_tests};
+use ctlstore_testkit::{
+    Backend, SchemaDef, TableDef, TestDb, TestExecutive, WriterClient, backend_tests,
+};
 use serde_json::{Value as Json, json};
 use tokio::sync::oneshot;
 
@@ -17,38 +19,35 @@ backend_tests!(
     a_hostile_entry_halts_without_harm
 );
 
-struct Executive {
-    base: String,
-    stop: oneshot::Sender<()>,
-}
-
-async fn start_executive(url: &str) -> Executive {
-    let config = ctlstore_executive::Config {
-        ctldb_url: url.to_string(),
-        writer_limit: 1_000_000,
-        ..Default::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(ctlstore_executive::serve(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Executive { base, stop };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("executive did not start");
+/// An executive on `url` and the writer `writer1`, with the family `fam` and `tables` (each an
+/// `id` integer key plus `fields`).
+async fn start_executive(
+    url: &str,
+    tables: &[&str],
+    fields: &[(&str, &str)],
+) -> (TestExecutive, WriterClient) {
+    let exec = TestExecutive::start_with(url, |c| c.writer_limit = 1_000_000).await;
+    let fields: Vec<(&str, &str)> = [("id", "integer")]
+        .into_iter()
+        .chain(fields.iter().copied())
+        .collect();
+    let tables: Vec<TableDef> = tables
+        .iter()
+        .map(|name| TableDef {
+            name,
+            fields: &fields,
+            keys: &["id"],
+        })
+        .collect();
+    let writer = exec
+        .register(&SchemaDef {
+            family: "fam",
+            tables: &tables,
+            writer: "writer1",
+            secret: "secret1",
+        })
+        .await;
+    (exec, writer)
 }
 
 struct Reflector {
@@ -131,30 +130,18 @@ fn ldb_rows(path: &Path, table: &str) -> Vec<Vec<Value>> {
 
 async fn two_reflectors_converge_on_the_ctldb(backend: Backend) {
     let db = TestDb::create(backend).await;
-    let exec = start_executive(&db.url).await;
-    let client = reqwest::Client::new();
+    let (exec, writer) = start_executive(
+        &db.url,
+        &TABLES,
+        &[
+            ("name", "string"),
+            ("blob", "binary"),
+            ("score", "decimal"),
+            ("n", "integer"),
+        ],
+    )
+    .await;
     let base = exec.base.clone();
-    client
-        .post(format!("{base}/families/fam"))
-        .send()
-        .await
-        .expect("family");
-    for t in TABLES {
-        let def = json!({"fields": [["id", "integer"], ["name", "string"], ["blob", "binary"], ["score", "decimal"], ["n", "integer"]], "keyFields": ["id"]});
-        let r = client
-            .post(format!("{base}/families/fam/tables/{t}"))
-            .json(&def)
-            .send()
-            .await
-            .expect("table");
-        assert!(r.status().is_success());
-    }
-    client
-        .post(format!("{base}/writers/writer1"))
-        .body("secret1")
-        .send()
-        .await
-        .expect("writer");
     let dir = tempfile::tempdir().expect("tempdir");
     let feed_ldb = dir.path().join("feed.db");
     let poll_ldb = dir.path().join("poll.db");
@@ -181,19 +168,9 @@ async fn two_reflectors_converge_on_the_ctldb(backend: Backend) {
                 }
             })
             .collect();
-        let r = client
-            .post(format!("{base}/families/fam/mutations"))
-            .header("ctlstore-writer", "writer1")
-            .header("ctlstore-secret", "secret1")
-            .json(&json!({"mutations": mutations}))
-            .send()
-            .await
-            .expect("mutate");
-        assert!(
-            r.status().is_success(),
-            "{}",
-            r.text().await.unwrap_or_default()
-        );
+        writer
+            .mutate_ok("fam", &json!({"mutations": mutations}))
+            .await;
     }
     let ctldb = Ctldb::connect(&db.url, CtldbOptions::default())
         .await
@@ -220,33 +197,14 @@ async fn two_reflectors_converge_on_the_ctldb(backend: Backend) {
     assert!(by_feed.status.report().healthy);
     by_feed.stop().await;
     by_poll.stop().await;
-    let _ = exec.stop.send(());
+    exec.stop().await;
     db.cleanup().await;
 }
 
 async fn a_hostile_entry_halts_without_harm(backend: Backend) {
     let db = TestDb::create(backend).await;
-    let exec = start_executive(&db.url).await;
-    let client = reqwest::Client::new();
+    let (exec, writer) = start_executive(&db.url, &["alpha"], &[]).await;
     let base = exec.base.clone();
-    client
-        .post(format!("{base}/families/fam"))
-        .send()
-        .await
-        .expect("family");
-    let def = json!({"fields": [["id", "integer"]], "keyFields": ["id"]});
-    client
-        .post(format!("{base}/families/fam/tables/alpha"))
-        .json(&def)
-        .send()
-        .await
-        .expect("table");
-    client
-        .post(format!("{base}/writers/writer1"))
-        .body("secret1")
-        .send()
-        .await
-        .expect("writer");
     let dir = tempfile::tempdir().expect("tempdir");
     let outside = dir.path().join("exfiltrated.db");
     // A compromised ctldb: hand-crafted ledger rows, straight into the table.
@@ -258,15 +216,12 @@ async fn a_hostile_entry_halts_without_harm(backend: Backend) {
         .await
         .expect("inject");
     let poisoned_at = ctldb.max_seq().await.expect("head");
-    let r = client
-        .post(format!("{base}/families/fam/mutations"))
-        .header("ctlstore-writer", "writer1")
-        .header("ctlstore-secret", "secret1")
-        .json(&json!({"mutations": [{"table": "alpha", "values": {"id": 1}}]}))
-        .send()
-        .await
-        .expect("mutate");
-    assert!(r.status().is_success());
+    writer
+        .mutate_ok(
+            "fam",
+            &json!({"mutations": [{"table": "alpha", "values": {"id": 1}}]}),
+        )
+        .await;
     let ldb = dir.path().join("ldb.db");
     let reflector = start_reflector(&ldb, SourceConfig::feed(&base));
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -302,7 +257,7 @@ async fn a_hostile_entry_halts_without_harm(backend: Backend) {
         "the LDB still serves what it has"
     );
     reflector.stop().await;
-    let _ = exec.stop.send(());
+    exec.stop().await;
     db.cleanup().await;
 }
 
@@ -363,4 +318,46 @@ async fn a_gap_is_waited_on_then_skipped() {
     assert_eq!(reflector.status.report().skipped_seqs, 3);
     reflector.stop().await;
     db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_second_reflector_on_the_same_ldb_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ldb = dir.path().join("ldb.db");
+    // The first one opens the LDB, then keeps retrying a dead source: it holds the LDB.
+    let first = start_reflector(&ldb, SourceConfig::feed("http://127.0.0.1:9"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while first.status.report().source_failures == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the first reflector never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = tokio::time::timeout(
+        Duration::from_secs(10),
+        run(
+            Config::new(&ldb, SourceConfig::feed("http://127.0.0.1:9")),
+            Arc::new(Status::new(Duration::from_secs(60))),
+            std::future::pending::<()>(),
+        ),
+    )
+    .await
+    .expect("the second reflector stops at once instead of retrying");
+    match second {
+        Err(ctlstore_reflector::ReflectorError::Ldb(ctlstore_ldb::LdbError::Locked {
+            ldb: locked,
+            ..
+        })) => assert_eq!(locked, ldb),
+        other => panic!("expected the LDB-locked error, got {other:?}"),
+    }
+    first.stop().await;
+    // Once the first has stopped, the LDB is free again.
+    let third = start_reflector(&ldb, SourceConfig::feed("http://127.0.0.1:9"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while third.status.report().source_failures == 0 {
+        assert!(Instant::now() < deadline, "the LDB was not released");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    third.stop().await;
 }

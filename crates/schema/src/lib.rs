@@ -1,6 +1,8 @@
 //! The ctlstore data model, shared by every other crate: validated names (families, tables,
 //! fields, writers), the six field types with their SQL type in each dialect, table schemas,
-//! and typed values converted from JSON.
+//! and typed values converted from JSON (with the spelling ctlstore's ledger gives them). Also
+//! [`executive_base_url`], the one rule for completing an executive URL (see its module for why
+//! it lives here).
 //!
 //! Everything here is pure: no I/O, no database, no async runtime. The rules are ctlstore's
 //! (segmentio/ctlstore `pkg/schema`), so that names and types accepted here are accepted there
@@ -10,18 +12,22 @@
 
 mod dialect;
 mod error;
+mod executive_url;
 mod field_type;
 pub mod limits;
 mod names;
+mod spelling;
 mod table;
 mod value;
 
 pub use dialect::Dialect;
 pub use error::SchemaError;
+pub use executive_url::executive_base_url;
 pub use field_type::{FieldType, POSTGRES_BYTESTRING_DOMAIN, TYPE_MAP, TypeInfo};
 pub use names::{
     FamilyName, FieldName, LDB_TABLE_DELIMITER, NameError, NameKind, NameProblem, TableName,
     WriterName, WriterSecret, ldb_table_name, parse_ldb_table_name,
 };
+pub use spelling::{FieldValue, Spelling, go_float_text};
 pub use table::{Field, Table, parse_fields};
 pub use value::{Value, ValueError};

@@ -4,7 +4,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value as Json};
 
-use crate::{FamilyName, FieldName, FieldType, SchemaError, TableName, Value, ldb_table_name};
+use crate::{FamilyName, FieldName, FieldType, FieldValue, SchemaError, TableName, ldb_table_name};
 
 /// A typed column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl Table {
 
     /// Converts the values of an upsert into a full row in column order. Every column must be
     /// present (ctlstore's rule: an upsert replaces the whole row); an unknown field is an error.
-    pub fn upsert_row(&self, values: &Map<String, Json>) -> Result<Vec<Value>, SchemaError> {
+    pub fn upsert_row(&self, values: &Map<String, Json>) -> Result<Vec<FieldValue>, SchemaError> {
         let values = self.normalise(values)?;
         self.fields
             .iter()
@@ -111,7 +111,7 @@ impl Table {
 
     /// Converts the values of a delete into the key in primary-key order. Non-key fields of the
     /// table are allowed and ignored (clients often send the whole row); unknown fields are not.
-    pub fn delete_key(&self, values: &Map<String, Json>) -> Result<Vec<Value>, SchemaError> {
+    pub fn delete_key(&self, values: &Map<String, Json>) -> Result<Vec<FieldValue>, SchemaError> {
         let values = self.normalise(values)?;
         self.key_columns()
             .map(|f| converted(&values, f, true))
@@ -146,7 +146,7 @@ fn converted(
     values: &[(String, &Json)],
     field: &Field,
     is_key: bool,
-) -> Result<Value, SchemaError> {
+) -> Result<FieldValue, SchemaError> {
     let json = values
         .iter()
         .find(|(name, _)| name == field.name.as_str())
@@ -154,7 +154,7 @@ fn converted(
         .ok_or_else(|| SchemaError::MissingField {
             field: field.name.to_string(),
         })?;
-    Ok(Value::from_json(field, json, is_key)?)
+    Ok(FieldValue::from_json(field, json, is_key)?)
 }
 
 /// Parses `[name, type]` pairs.
@@ -194,6 +194,7 @@ impl Serialize for Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Value;
     use serde_json::json;
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -251,8 +252,9 @@ mod tests {
                     .expect("obj"),
             )
             .expect("valid row");
+        let values: Vec<Value> = row.into_iter().map(|v| v.value).collect();
         assert_eq!(
-            row,
+            values,
             vec![Value::Integer(1), Value::Text("x".into()), Value::Null]
         );
         let missing = t.upsert_row(json!({"id": 1, "name": "x"}).as_object().expect("obj"));
@@ -282,7 +284,13 @@ mod tests {
                 .as_object()
                 .expect("obj"),
         );
-        assert_eq!(key, Ok(vec![Value::Integer(2), Value::Text("x".into())]));
+        assert_eq!(
+            key,
+            Ok(vec![
+                Value::Integer(2).into(),
+                Value::Text("x".into()).into()
+            ])
+        );
     }
 
     #[test]

@@ -3,12 +3,15 @@
 //! ctlstore passes JSON values through Go's `interface{}` (every number a float64) and renders
 //! whatever it gets. We convert into a typed [`Value`] first so that a wrong type, a NULL key or
 //! an oversized value is a clear error naming the field, and integers above 2^53 keep every digit.
+//! Where ctlstore's ledger spells a value differently from the literal of what the column stores
+//! (a JSON number or boolean for a text column, a boolean for a number column), the
+//! [`FieldValue`] carries that [`Spelling`] so the ledger can write ctlstore's text.
 
 use base64::Engine;
 use serde_json::Value as Json;
 
 use crate::limits::{MAX_BYTESTRING_BYTES, MAX_FIELD_VALUE_BYTES, MAX_STRING_CHARS};
-use crate::{Field, FieldType};
+use crate::{Field, FieldType, FieldValue, Spelling, go_float_text};
 
 /// A field value, typed.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,9 +76,13 @@ fn json_kind(json: &Json) -> &'static str {
     }
 }
 
-impl Value {
+impl FieldValue {
     /// Converts a JSON value for `field`. `is_key` forbids NULL.
-    pub fn from_json(field: &Field, json: &Json, is_key: bool) -> Result<Value, ValueError> {
+    ///
+    /// ctlstore accepts a number or a boolean for a `string` or `text` field and a boolean for an
+    /// `integer` or `decimal` field, writes it bare into the ledger, and the column stores it in
+    /// its own type: we do the same (see [`Spelling`]).
+    pub fn from_json(field: &Field, json: &Json, is_key: bool) -> Result<FieldValue, ValueError> {
         let name = || field.name.as_str().to_string();
         let mismatch = || ValueError::TypeMismatch {
             field: name(),
@@ -86,53 +93,66 @@ impl Value {
             return if is_key {
                 Err(ValueError::NullKey { field: name() })
             } else {
-                Ok(Value::Null)
+                Ok(Value::Null.into())
             };
         }
-        let value = match field.field_type {
-            FieldType::String | FieldType::Text => match json {
-                Json::String(s) => Value::Text(s.clone()),
-                // ctlstore renders a number sent for a string column as a numeric literal,
-                // which the column's text affinity stores as its decimal text: same result.
-                Json::Number(n) => Value::Text(n.to_string()),
-                _ => return Err(mismatch()),
-            },
-            FieldType::Integer => match json {
-                Json::Number(n) => {
-                    Value::Integer(integer_of(n).ok_or_else(|| ValueError::NotAnInteger {
-                        field: name(),
-                        got: n.to_string(),
-                    })?)
-                }
-                Json::Bool(b) => Value::Integer(i64::from(*b)),
-                _ => return Err(mismatch()),
-            },
-            FieldType::Decimal => match json {
-                Json::Number(n) => {
-                    let f = n
-                        .as_f64()
-                        .ok_or_else(|| ValueError::NotFinite { field: name() })?;
-                    if !f.is_finite() {
-                        return Err(ValueError::NotFinite { field: name() });
-                    }
-                    Value::Real(f)
-                }
-                _ => return Err(mismatch()),
-            },
-            FieldType::Binary | FieldType::Bytestring => match json {
-                Json::String(s) => Value::Bytes(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(s)
-                        .map_err(|e| ValueError::InvalidBase64 {
-                            field: name(),
-                            reason: e.to_string(),
-                        })?,
-                ),
-                _ => return Err(mismatch()),
-            },
+        let finite = |n: &serde_json::Number| {
+            n.as_f64()
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| ValueError::NotFinite { field: name() })
         };
-        value.check_size(field)?;
-        Ok(value)
+        let spelled = |value, spelling| FieldValue { value, spelling };
+        let converted = match (field.field_type, json) {
+            (FieldType::String | FieldType::Text, Json::String(s)) => Value::Text(s.clone()).into(),
+            (FieldType::String | FieldType::Text, Json::Number(n)) => {
+                let f = finite(n)?;
+                // What MySQL and SQLite store for the literal in a text column (`-0` is the
+                // integer 0 to both).
+                let text = if f == 0.0 {
+                    "0".into()
+                } else {
+                    go_float_text(f)
+                };
+                spelled(Value::Text(text), Spelling::Number(f))
+            }
+            (FieldType::String | FieldType::Text, Json::Bool(b)) => {
+                spelled(Value::Text(u8::from(*b).to_string()), Spelling::Bool(*b))
+            }
+            (FieldType::Integer, Json::Number(n)) => {
+                Value::Integer(integer_of(n).ok_or_else(|| ValueError::NotAnInteger {
+                    field: name(),
+                    got: n.to_string(),
+                })?)
+                .into()
+            }
+            (FieldType::Integer, Json::Bool(b)) => {
+                spelled(Value::Integer(i64::from(*b)), Spelling::Bool(*b))
+            }
+            (FieldType::Decimal, Json::Number(n)) => Value::Real(finite(n)?).into(),
+            (FieldType::Decimal, Json::Bool(b)) => {
+                spelled(Value::Real(f64::from(u8::from(*b))), Spelling::Bool(*b))
+            }
+            (FieldType::Binary | FieldType::Bytestring, Json::String(s)) => Value::Bytes(
+                base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map_err(|e| ValueError::InvalidBase64 {
+                        field: name(),
+                        reason: e.to_string(),
+                    })?,
+            )
+            .into(),
+            _ => return Err(mismatch()),
+        };
+        converted.value.check_size(field)?;
+        Ok(converted)
+    }
+}
+
+impl Value {
+    /// Converts a JSON value for `field` (see [`FieldValue::from_json`]), keeping only what the
+    /// column stores.
+    pub fn from_json(field: &Field, json: &Json, is_key: bool) -> Result<Value, ValueError> {
+        FieldValue::from_json(field, json, is_key).map(|v| v.value)
     }
 
     /// Builds a text value from raw bytes, refusing invalid UTF-8 (a ledger statement is text).
@@ -249,6 +269,76 @@ mod tests {
         assert!(matches!(
             Value::from_json(&field(FieldType::String), &json!(null), true),
             Err(ValueError::NullKey { .. })
+        ));
+    }
+
+    #[test]
+    fn numbers_and_booleans_keep_ctlstores_spelling() {
+        let v = |t, j| FieldValue::from_json(&field(t), &j, false).expect("accepted");
+        let text = |s: &str| Value::Text(s.into());
+        let cases = [
+            (
+                FieldType::String,
+                json!(5),
+                text("5"),
+                Spelling::Number(5.0),
+            ),
+            (
+                FieldType::Text,
+                json!(5.5),
+                text("5.5"),
+                Spelling::Number(5.5),
+            ),
+            (
+                FieldType::String,
+                json!(1e21),
+                text("1000000000000000000000"),
+                Spelling::Number(1e21),
+            ),
+            (
+                FieldType::Text,
+                json!(-0.0),
+                text("0"),
+                Spelling::Number(-0.0),
+            ),
+            (
+                FieldType::String,
+                json!(true),
+                text("1"),
+                Spelling::Bool(true),
+            ),
+            (
+                FieldType::Text,
+                json!(false),
+                text("0"),
+                Spelling::Bool(false),
+            ),
+            (
+                FieldType::Integer,
+                json!(true),
+                Value::Integer(1),
+                Spelling::Bool(true),
+            ),
+            (
+                FieldType::Decimal,
+                json!(false),
+                Value::Real(0.0),
+                Spelling::Bool(false),
+            ),
+            (
+                FieldType::Integer,
+                json!(7),
+                Value::Integer(7),
+                Spelling::Stored,
+            ),
+            (FieldType::String, json!("5"), text("5"), Spelling::Stored),
+        ];
+        for (t, j, value, spelling) in cases {
+            assert_eq!(v(t, j.clone()), FieldValue { value, spelling }, "{t:?} {j}");
+        }
+        assert!(matches!(
+            FieldValue::from_json(&field(FieldType::Binary), &json!(true), false),
+            Err(ValueError::TypeMismatch { .. })
         ));
     }
 

@@ -10,10 +10,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine;
-use ctlstore_reader::{Key, Reader, ReaderError, Row, Value};
+use ctlstore_reader::{Key, Reader, ReaderError, json};
 use serde::Deserialize;
-use serde_json::{Map, Value as Json_, json};
+use serde_json::{Value as Json_, json};
 
 use crate::Config;
 
@@ -110,50 +109,23 @@ impl IntoResponse for BadKey {
     }
 }
 
+/// The key of a request body, converted as ctlstore converts it (`ctlstore_reader::json`).
+/// A missing body is refused as ctlstore refuses it (`decode body: EOF`, there a 500): read as
+/// an empty key, a prefix read would silently return the whole table.
 fn keys(body: &Bytes) -> Result<Vec<Key>, BadKey> {
-    let body: KeyBody = if body.is_empty() {
-        KeyBody { key: Vec::new() }
-    } else {
-        serde_json::from_slice(body).map_err(|e| BadKey(format!("decode body: {e}")))?
-    };
-    body.key
-        .into_iter()
-        .enumerate()
-        .map(|(i, part)| {
-            let bad = |why: String| BadKey(format!("key #{i}: {why}"));
-            if let Some(b64) = part.binary {
-                return base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .map(Key::Bytes)
-                    .map_err(|e| bad(format!("binary is not base64: {e}")));
-            }
-            match part.value {
-                Some(Json_::String(s)) => Ok(Key::Text(s)),
-                Some(Json_::Number(n)) => n
-                    .as_i64()
-                    .map(Key::Int)
-                    .ok_or_else(|| bad(format!("{n} is not an integer"))),
-                Some(Json_::Bool(b)) => Ok(Key::Int(i64::from(b))),
-                Some(Json_::Null) | None => Err(bad("a key value cannot be null".into())),
-                Some(other) => Err(bad(format!("{other} is not a string or a number"))),
-            }
-        })
-        .collect()
-}
-
-fn json_of(row: Row) -> Json_ {
-    let mut out = Map::with_capacity(row.len());
-    for (column, value) in row {
-        let v = match value {
-            Value::Null => Json_::Null,
-            Value::Integer(i) => Json_::from(i),
-            Value::Real(f) => serde_json::Number::from_f64(f).map_or(Json_::Null, Json_::Number),
-            Value::Text(s) => Json_::String(s),
-            Value::Bytes(b) => Json_::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        };
-        out.insert(column, v);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(BadKey(
+            "decode body: EOF (send {\"key\": [...]}; an empty list reads the whole table)".into(),
+        ));
     }
-    Json_::Object(out)
+    let body: KeyBody =
+        serde_json::from_slice(body).map_err(|e| BadKey(format!("decode body: {e}")))?;
+    body.key
+        .iter()
+        .enumerate()
+        .map(|(i, part)| json::key_part(i, part.value.as_ref(), part.binary.as_deref()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| BadKey(e.to_string()))
 }
 
 /// JSON with a trailing newline, as Go's `json.Encoder` writes it.
@@ -174,7 +146,7 @@ async fn get_row_by_key(
         Err(bad) => return bad.into_response(),
     };
     match s.reader.get_row(&family, &table, &key) {
-        Ok(Some(row)) => json_line(&json_of(row)),
+        Ok(Some(row)) => json_line(&json::row_to_json(row)),
         Ok(None) => {
             let mut r = StatusCode::NOT_FOUND.into_response();
             r.headers_mut()
@@ -198,7 +170,9 @@ async fn get_rows_by_key_prefix(
         Ok(rows) if s.max_rows > 0 && rows.len() > s.max_rows => {
             StatusCode::RANGE_NOT_SATISFIABLE.into_response()
         }
-        Ok(rows) => json_line(&Json_::Array(rows.into_iter().map(json_of).collect())),
+        Ok(rows) => json_line(&Json_::Array(
+            rows.into_iter().map(json::row_to_json).collect(),
+        )),
         Err(e) => reader_error(e),
     }
 }

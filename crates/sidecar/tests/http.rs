@@ -268,6 +268,74 @@ async fn errors() {
     assert_eq!(s.get("/no-such-route").await.0, StatusCode::NOT_FOUND);
 }
 
+/// Keys coerced as ctlstore's sidecar coerces them: clients send `1.0` (Python's
+/// `json.dumps(1.0)`, JavaScript numbers) or `"1"` for an integer key and get the row.
+#[tokio::test]
+async fn keys_are_coerced_as_ctlstore_coerces_them() {
+    let s = start(0, true).await;
+    let want = json!({"name": "a", "id": 1, "data": "3q2+7w==", "score": 1.5});
+    for id in [json!(1), json!(1.0), json!("1"), json!(true)] {
+        let (status, _, text) = s
+            .post(
+                "/get-row-by-key/fam/things",
+                json!({"key": [{"value": "plain"}, {"value": id}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}: {text}");
+        let (status, _, text) = s
+            .post(
+                "/get-row-by-key/fam/things",
+                json!({"key": [{"value": "a"}, {"value": id}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{id}: {text}");
+        assert_eq!(json(&text), want, "{id}");
+        let (status, _, text) = s
+            .post(
+                "/get-rows-by-key-prefix/fam/things",
+                json!({"key": [{"value": "a"}, {"Value": id}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{id}: {text}");
+        assert_eq!(json(&text), json!([want]), "{id}");
+    }
+    // What ctlstore cannot answer either stays refused, naming the key.
+    for id in [json!(1.5), json!("1.5"), json!("one")] {
+        let (status, _, text) = s
+            .post(
+                "/get-row-by-key/fam/things",
+                json!({"key": [{"value": "a"}, {"value": id}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{id}: {text}");
+    }
+}
+
+/// A read without a body is refused (ctlstore: `decode body: EOF`), never read as the empty
+/// key, which for a prefix read is the whole table.
+#[tokio::test]
+async fn a_missing_body_is_refused() {
+    let s = start(0, true).await;
+    for route in [
+        "/get-rows-by-key-prefix/fam/things",
+        "/get-row-by-key/fam/things",
+    ] {
+        for body in ["", " \n"] {
+            let r = s
+                .client
+                .post(format!("{}{route}", s.base))
+                .body(body)
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{route}");
+            let text = r.text().await.expect("body");
+            assert!(text.contains("decode body: EOF"), "{route}: {text}");
+            assert_eq!(json(&text)["field"], json!("key"));
+        }
+    }
+}
+
 #[tokio::test]
 async fn latency_health_and_metrics() {
     let empty = start(0, false).await;

@@ -57,8 +57,7 @@ fn main() {
             }
         }
         c.execute_batch("COMMIT").expect("commit");
-        c.execute("UPDATE _ldb_seq SET seq = 2 WHERE id = 1", [])
-            .expect("seq");
+        assert!(ctlstore_ldb_layout::advance_seq(c, 2).expect("seq"));
         ldb.checkpoint(ctlstore_ldb::CheckpointMode::Truncate)
             .expect("checkpoint");
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
@@ -83,18 +83,10 @@ pub fn capture(
     }
     let (seq, leader_ts) = {
         let c = Connection::open_with_flags(&copy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        let seq: i64 = c
-            .query_row("SELECT seq FROM _ldb_seq WHERE id = 1", [], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0);
-        let ts: Option<String> = c
-            .query_row(
-                "SELECT timestamp FROM _ldb_last_update WHERE name = 'ledger'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        (seq, ts)
+        (
+            ctlstore_ldb_layout::read_seq(&c)?,
+            ctlstore_ldb_layout::read_last_update(&c)?,
+        )
     };
     let out = tempfile::NamedTempFile::new_in(work_dir).map_err(io(work_dir))?;
     let mut sink = Hashing {

@@ -15,11 +15,14 @@
 mod capture;
 mod location;
 mod manifest;
+mod progress;
+mod publish;
 mod restore;
 
 pub use capture::{Captured, capture};
 pub use location::{Location, S3Options};
 pub use manifest::{Compression, Manifest};
+pub use publish::{CHECKSUM_METADATA, publish};
 pub use restore::{Restored, restore};
 
 use std::path::PathBuf;
@@ -59,5 +62,3 @@ pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Sna
     let path = path.into();
     move |source| SnapshotError::Io { path, source }
 }
-
-pub use restore::publish;

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use futures_util::StreamExt;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
@@ -112,7 +113,32 @@ impl Location {
         ObjectPath::from(format!("{}.d/{seq:020}.json", self.key))
     }
 
+    /// Whether this is an S3 location (object metadata is an S3 feature; a directory
+    /// location refuses it).
+    pub fn is_s3(&self) -> bool {
+        self.url.starts_with("s3://")
+    }
+
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The seqs of the versions at this location that have a manifest (complete ones).
+    pub(crate) async fn manifest_seqs(&self) -> Result<Vec<i64>, SnapshotError> {
+        let prefix = self.versions_prefix();
+        let mut listing = self.store.list(Some(&prefix));
+        let mut seqs = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            if let Some(seq) = meta
+                .location
+                .filename()
+                .and_then(|f| f.strip_suffix(".json"))
+                .and_then(|s| s.parse().ok())
+            {
+                seqs.push(seq);
+            }
+        }
+        Ok(seqs)
     }
 }

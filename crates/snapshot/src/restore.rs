@@ -1,123 +1,16 @@
-//! Publishing snapshots with retention, and restoring (bootstrapping) an LDB from one.
+//! Restoring (bootstrapping) an LDB from the newest snapshot: download beside the LDB, verify,
+//! decompress, check, and rename into place.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
-
-use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
-use rusqlite::OptionalExtension;
+use object_store::ObjectStoreExt;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 
 use crate::capture::hex;
-use crate::{Captured, Compression, Location, Manifest, SnapshotError, io};
-
-const PART_BYTES: usize = 16 * 1024 * 1024;
-
-/// Uploads `captured` as the newest version at `location`, then keeps the newest `keep`
-/// versions. Older versions are deleted only after the new one and its manifest are complete.
-pub async fn publish(
-    location: &Location,
-    captured: &Captured,
-    keep: usize,
-) -> Result<(), SnapshotError> {
-    let m = &captured.manifest;
-    let data = location.version_key(m.seq);
-    let upload = location.store.put_multipart(&data).await?;
-    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-    let mut file = tokio::fs::File::open(captured.file.path())
-        .await
-        .map_err(io(captured.file.path()))?;
-    let mut buf = vec![0u8; 4 * 1024 * 1024];
-    let (mut sent, started) = (0u64, std::time::Instant::now());
-    let bar = progress_bar("upload", m.object_bytes);
-    loop {
-        let n = match file.read(&mut buf).await {
-            Ok(n) => n,
-            Err(e) => {
-                // Leaves no unfinished multipart upload behind in the bucket.
-                let _ = writer.abort().await;
-                return Err(SnapshotError::Io {
-                    path: captured.file.path().to_path_buf(),
-                    source: e,
-                });
-            }
-        };
-        if n == 0 {
-            break;
-        }
-        if let Err(e) = writer.wait_for_capacity(4).await {
-            let _ = writer.abort().await;
-            return Err(e.into());
-        }
-        writer.write(&buf[..n]);
-        sent += n as u64;
-        bar.set_position(sent);
-        progress("upload", sent, m.object_bytes, started);
-    }
-    writer.finish().await?;
-    bar.finish_and_clear();
-    let manifest =
-        serde_json::to_vec_pretty(m).map_err(|e| SnapshotError::Worker(e.to_string()))?;
-    location
-        .store
-        .put(&location.manifest_key(m.seq), PutPayload::from(manifest))
-        .await?;
-    // The plain key always holds the newest snapshot: what ctlstore's reflector downloads.
-    location.store.copy(&data, &location.key).await?;
-    tracing::info!(
-        url = location.url(),
-        seq = m.seq,
-        bytes = m.object_bytes,
-        "snapshot published"
-    );
-    let mut versions = manifest_seqs(location).await?;
-    versions.sort_unstable_by(|a, b| b.cmp(a));
-    for old in versions.into_iter().skip(keep.max(1)) {
-        // Manifest first: a bootstrap never picks a version whose data is going away.
-        location.store.delete(&location.manifest_key(old)).await?;
-        location.store.delete(&location.version_key(old)).await?;
-        tracing::info!(url = location.url(), seq = old, "old snapshot deleted");
-    }
-    // Data objects without a manifest (an upload that failed half way), older than this one.
-    let with_manifest = manifest_seqs(location).await?;
-    let prefix = location.versions_prefix();
-    let mut listing = location.store.list(Some(&prefix));
-    let mut orphans = Vec::new();
-    while let Some(meta) = listing.next().await {
-        let meta = meta?;
-        if let Some(seq) = meta.location.filename().and_then(|f| f.parse::<i64>().ok())
-            && seq < m.seq
-            && !with_manifest.contains(&seq)
-        {
-            orphans.push(meta.location);
-        }
-    }
-    for orphan in orphans {
-        location.store.delete(&orphan).await?;
-        tracing::info!(object = %orphan, "orphaned snapshot data deleted");
-    }
-    Ok(())
-}
-
-async fn manifest_seqs(location: &Location) -> Result<Vec<i64>, SnapshotError> {
-    let prefix = location.versions_prefix();
-    let mut listing = location.store.list(Some(&prefix));
-    let mut seqs = Vec::new();
-    while let Some(meta) = listing.next().await {
-        let meta = meta?;
-        if let Some(seq) = meta
-            .location
-            .filename()
-            .and_then(|f| f.strip_suffix(".json"))
-            .and_then(|s| s.parse().ok())
-        {
-            seqs.push(seq);
-        }
-    }
-    Ok(seqs)
-}
+use crate::progress::{progress, progress_bar};
+use crate::{Compression, Location, Manifest, SnapshotError, io};
 
 /// What a restore produced.
 #[derive(Debug, Clone)]
@@ -125,41 +18,6 @@ pub struct Restored {
     pub seq: i64,
     /// `None` for a snapshot as ctlstore writes it (no manifest).
     pub manifest: Option<Manifest>,
-}
-
-/// A progress bar on a terminal; nothing otherwise (the log lines below carry the progress).
-fn progress_bar(what: &str, total: u64) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_string());
-    bar
-}
-
-/// Logs progress every 10 % (a terminal user sees it as it goes; logs get a line each step).
-fn progress(what: &str, done: u64, total: u64, started: std::time::Instant) {
-    if total == 0 {
-        return;
-    }
-    let step = (total / 10).max(1);
-    let before = done.saturating_sub(4 * 1024 * 1024);
-    if done / step != before / step || done == total {
-        tracing::info!(
-            what,
-            done_mib = done / (1024 * 1024),
-            total_mib = total / (1024 * 1024),
-            percent = done * 100 / total,
-            seconds = started.elapsed().as_secs_f64(),
-            "snapshot transfer"
-        );
-    }
 }
 
 /// Removes temporary files unless disarmed.
@@ -182,7 +40,7 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// Restores the newest snapshot at `location` to `ldb`: download beside it, verify, decompress,
 /// check, and rename into place. `ldb` is untouched unless everything checked out.
 pub async fn restore(location: &Location, ldb: &Path) -> Result<Restored, SnapshotError> {
-    let mut seqs = manifest_seqs(location).await?;
+    let mut seqs = location.manifest_seqs().await?;
     seqs.sort_unstable();
     let (object, manifest) = match seqs.last() {
         Some(&seq) => {
@@ -259,9 +117,24 @@ pub async fn restore(location: &Location, ldb: &Path) -> Result<Restored, Snapsh
         tokio::task::spawn_blocking(move || unpack(&d, &s, compression, &name, expect.as_ref()))
             .await
             .map_err(|e| SnapshotError::Worker(e.to_string()))??;
+    install(&staged, ldb)?;
+    cleanup.0.retain(|p| p != &staged);
+    tracing::info!(
+        url = location.url(),
+        seq,
+        bytes = total,
+        seconds = started.elapsed().as_secs_f64(),
+        "LDB restored from snapshot"
+    );
+    Ok(Restored { seq, manifest })
+}
+
+/// Puts the verified `staged` file at `ldb`: removes SQLite side files an earlier LDB left
+/// there, renames, and fsyncs the directory.
+fn install(staged: &Path, ldb: &Path) -> Result<(), SnapshotError> {
     // A WAL or journal left by an LDB that used to be at this path would be replayed onto the
     // restored file: remove them first.
-    for suffix in ["-wal", "-shm", "-journal"] {
+    for suffix in ctlstore_ldb_layout::SQLITE_SIDE_SUFFIXES {
         let stale = sibling(ldb, suffix);
         match std::fs::remove_file(&stale) {
             Ok(()) => {
@@ -276,22 +149,34 @@ pub async fn restore(location: &Location, ldb: &Path) -> Result<Restored, Snapsh
             }
         }
     }
-    // Durable, then atomic: the staged file is complete on disk before it takes the LDB's name.
-    std::fs::rename(&staged, ldb).map_err(io(ldb))?;
-    if let Some(dir) = ldb.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
+    // Durable, then atomic: the staged file was fsynced (in `unpack`) before it takes the LDB's
+    // name, so the name never points at a partly written file.
+    std::fs::rename(staged, ldb).map_err(io(ldb))?;
+    // The directory fsync makes the rename itself (and the removals above) survive an OS crash.
+    // If it fails, the error is logged, not returned: the rename has already happened, so every
+    // process now sees the complete, checked LDB at the path, and an error would tell the caller
+    // "not restored" about a path that was changed (the reflector would retry the download over
+    // it, or report a failed bootstrap while running on the restored file). What is at risk is
+    // only that an OS crash before the directory reaches the disk brings back what was at the
+    // path before (nothing, or the old LDB, which `_ldb_seq` describes): a state a restore that
+    // never ran also leaves, and one the reflector recovers from.
+    if let Err(e) = sync_parent_dir(ldb) {
+        tracing::error!(
+            path = %ldb.display(),
+            error = %e,
+            "LDB restored, but fsyncing its directory failed: an OS crash may undo the restore"
+        );
     }
-    cleanup.0.retain(|p| p != &staged);
-    tracing::info!(
-        url = location.url(),
-        seq,
-        bytes = total,
-        seconds = started.elapsed().as_secs_f64(),
-        "LDB restored from snapshot"
-    );
-    Ok(Restored { seq, manifest })
+    Ok(())
+}
+
+/// fsyncs the directory that holds `path` (where a rename happened).
+fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Decompresses `download` into `staged`, verifies it, and returns its `_ldb_seq`.
@@ -347,11 +232,8 @@ fn unpack(
     if check != "ok" {
         return Err(corrupt(format!("quick_check: {check}")));
     }
-    let seq: Option<i64> = conn
-        .query_row("SELECT seq FROM _ldb_seq WHERE id = 1", [], |r| r.get(0))
-        .optional()
-        .map_err(|e| corrupt(format!("no _ldb_seq: {e}")))?;
-    let seq = seq.unwrap_or(0);
+    let seq = ctlstore_ldb_layout::read_seq(&conn)
+        .map_err(|e| corrupt(format!("no {}: {e}", ctlstore_ldb_layout::SEQ_TABLE)))?;
     if let Some(m) = manifest
         && m.seq != seq
     {
@@ -365,4 +247,20 @@ fn unpack(
         .map_err(|e| corrupt(e.to_string()))?;
     drop(conn);
     Ok(seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_directory_of_a_path_is_synced_or_the_error_returned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        sync_parent_dir(&dir.path().join("ldb.db")).expect("an existing directory");
+        sync_parent_dir(Path::new("ldb.db")).expect("a bare name is in the current directory");
+        assert!(
+            sync_parent_dir(&dir.path().join("gone").join("ldb.db")).is_err(),
+            "a missing directory is an error, for `install` to log"
+        );
+    }
 }

@@ -285,13 +285,61 @@ async fn a_garbled_manifest_is_refused() {
 s3_test! {
     async fn s3_round_trip_with_retention() {
         let moto = Moto::start("snapshots");
-        let s3 = S3Options {
-            endpoint: Some(moto.endpoint.clone()),
-            region: Some("us-east-1".into()),
-            access_key_id: Some("test".into()),
-            secret_access_key: Some("test".into()),
-        };
+        let s3 = moto.s3_options();
         round_trip(|_| "s3://snapshots/ctlstore/snapshot.db.gz".to_string(), s3, None).await;
+    }
+}
+
+s3_test! {
+    /// What ctlstore's reflector reads from our supervisor's bucket: a GetObject of the URL's
+    /// key, gunzipped because the key ends in `.gz`, opened as an SQLite file; and what
+    /// ctlstore's download.sh checks: `x-amz-meta-checksum`, base64 of the SHA-1 of the LDB.
+    async fn the_s3_object_is_what_ctlstores_reflector_downloads() {
+        use base64::Engine;
+        use sha1::Digest;
+        use std::io::Read;
+
+        let moto = Moto::start("ctlstore-snapshots");
+        let s3 = moto.s3_options();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (source, _ldb) = ldb_with(dir.path(), 30);
+        let location = Location::parse("s3://ctlstore-snapshots/snapshot.db.gz", &s3).expect("location");
+        snapshot(&source, &location, dir.path(), 3).await;
+
+        // A signed GetObject of the URL's key, as ctlstore's reflector (aws-sdk-go) sends it.
+        use object_store::ObjectStoreExt;
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&moto.endpoint)
+            .with_allow_http(true)
+            .with_region(s3.region.clone().unwrap_or_default())
+            .with_access_key_id(s3.access_key_id.clone().unwrap_or_default())
+            .with_secret_access_key(s3.secret_access_key.clone().unwrap_or_default())
+            .with_bucket_name("ctlstore-snapshots")
+            .build()
+            .expect("client");
+        let got = store
+            .get(&object_store::path::Path::from("snapshot.db.gz"))
+            .await
+            .expect("GetObject");
+        let checksum = got
+            .attributes
+            .get(&object_store::Attribute::Metadata(
+                ctlstore_snapshot::CHECKSUM_METADATA.into(),
+            ))
+            .map(|v| v.to_string());
+        let gz = got.bytes().await.expect("body");
+        let mut ldb = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut ldb).expect("a gzip stream");
+        let downloaded = dir.path().join("downloaded.db");
+        std::fs::write(&downloaded, &ldb).expect("write");
+        assert_eq!(rows(&downloaded), rows(&source));
+        assert_eq!(
+            sqlite_rows(&downloaded, "SELECT seq FROM _ldb_seq"),
+            vec![vec![ctlstore_schema::Value::Integer(31)]]
+        );
+
+        let want = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(&ldb));
+        assert_eq!(checksum, Some(want));
     }
 }
 

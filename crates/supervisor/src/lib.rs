@@ -25,6 +25,11 @@ pub struct Config {
     pub s3: S3Options,
 }
 
+/// ctlstore's `-snapshot-interval` default.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// Snapshot versions kept per location by default.
+pub const DEFAULT_KEEP: usize = 3;
+
 pub const SNAPSHOTS: &str = "ctlstore_supervisor_snapshots_total";
 pub const SNAPSHOT_SECONDS: &str = "ctlstore_supervisor_snapshot_seconds";
 pub const SNAPSHOT_BYTES: &str = "ctlstore_supervisor_snapshot_bytes";
@@ -49,7 +54,7 @@ pub async fn run(
         .map(|u| Location::parse(u, &config.s3))
         .collect::<Result<Vec<_>, _>>()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let reflector = {
+    let mut reflector = {
         let (c, s) = (config.reflector.clone(), status.clone());
         let mut rx = stopped.clone();
         tokio::spawn(async move {
@@ -59,14 +64,21 @@ pub async fn run(
             .await
         })
     };
+    let worker =
+        |e: tokio::task::JoinError| ctlstore_reflector::ReflectorError::Worker(e.to_string());
     tokio::select! {
         _ = snapshot_forever(&config, &status, &locations) => {}
         _ = shutdown => {}
+        // The reflector ends before it is told to only when it could not start (its LDB is
+        // held by another reflector, or unusable): snapshotting an LDB nobody here applies to
+        // would publish stale copies forever, so the supervisor stops with that error.
+        ended = &mut reflector => {
+            ended.map_err(worker)??;
+            return Ok(());
+        }
     }
     let _ = stop.send(true);
-    reflector
-        .await
-        .map_err(|e| ctlstore_reflector::ReflectorError::Worker(e.to_string()))??;
+    reflector.await.map_err(worker)??;
     Ok(())
 }
 

@@ -9,65 +9,34 @@ use ctlstore_ctldb::{Ctldb, CtldbOptions};
 use ctlstore_reflector::{SourceConfig, Status};
 use ctlstore_schema::{FamilyName, TableName};
 use ctlstore_snapshot::S3Options;
-use ctlstore_testkit::{Backend, Moto, TestDb, s3_test, sqlite_rows};
+use ctlstore_testkit::{
+    Backend, Moto, SchemaDef, TableDef, TestDb, TestExecutive, WriterClient, s3_test, sqlite_rows,
+};
 use serde_json::json;
 
-async fn executive(url: &str) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let config = ctlstore_executive::Config {
-        ctldb_url: url.into(),
-        writer_limit: 1_000_000,
-        ..Default::default()
+/// An executive on `url` with the family `fam`, its table `items` and the writer `writer1`.
+async fn executive(url: &str) -> (TestExecutive, WriterClient) {
+    let exec = TestExecutive::start_with(url, |c| c.writer_limit = 1_000_000).await;
+    let items = TableDef {
+        name: "items",
+        fields: &[("id", "integer"), ("body", "text")],
+        keys: &["id"],
     };
-    tokio::spawn(ctlstore_executive::serve(
-        listener,
-        config,
-        std::future::pending(),
-    ));
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    client
-        .post(format!("{base}/families/fam"))
-        .send()
-        .await
-        .expect("family");
-    let def = json!({"fields": [["id", "integer"], ["body", "text"]], "keyFields": ["id"]});
-    client
-        .post(format!("{base}/families/fam/tables/items"))
-        .json(&def)
-        .send()
-        .await
-        .expect("table");
-    client
-        .post(format!("{base}/writers/writer1"))
-        .body("secret1")
-        .send()
-        .await
-        .expect("writer");
-    base
+    let writer = exec
+        .register(&SchemaDef {
+            family: "fam",
+            tables: &[items],
+            writer: "writer1",
+            secret: "secret1",
+        })
+        .await;
+    (exec, writer)
 }
 
-async fn write(base: &str, from: i64, to: i64) {
-    let client = reqwest::Client::new();
+async fn write(writer: &WriterClient, from: i64, to: i64) {
     for i in from..to {
         let body = json!({"mutations": [{"table": "items", "values": {"id": i, "body": format!("row {i}")}}]});
-        let r = client
-            .post(format!("{base}/families/fam/mutations"))
-            .header("ctlstore-writer", "writer1")
-            .header("ctlstore-secret", "secret1")
-            .json(&body)
-            .send()
-            .await
-            .expect("write");
-        assert!(r.status().is_success());
+        writer.mutate_ok("fam", &body).await;
     }
 }
 
@@ -90,8 +59,9 @@ fn items(path: &Path) -> Vec<Vec<ctlstore_schema::Value>> {
 
 async fn bootstrap_then_follow(url: String, s3: S3Options) {
     let db = TestDb::create(Backend::Sqlite).await;
-    let base = executive(&db.url).await;
-    write(&base, 0, 40).await;
+    let (exec, writer) = executive(&db.url).await;
+    let base = exec.base.clone();
+    write(&writer, 0, 40).await;
     let ctldb = Ctldb::connect(&db.url, CtldbOptions::default())
         .await
         .expect("ctldb");
@@ -136,7 +106,7 @@ async fn bootstrap_then_follow(url: String, s3: S3Options) {
     let at_snapshot = items(&private);
 
     // A new host: its LDB comes from the snapshot, then it follows the ledger.
-    write(&base, 40, 60).await;
+    write(&writer, 40, 60).await;
     let new_ldb = dir.path().join("new-host.db");
     let mut host = ctlstore_reflector::Config::new(&new_ldb, SourceConfig::feed(&base));
     host.bootstrap = Some((url, s3));
@@ -193,12 +163,7 @@ async fn directory_snapshot_bootstrap_then_follow() {
 s3_test! {
     async fn s3_snapshot_bootstrap_then_follow() {
         let moto = Moto::start("ctlstore-snapshots");
-        let s3 = S3Options {
-            endpoint: Some(moto.endpoint.clone()),
-            region: Some("us-east-1".into()),
-            access_key_id: Some("test".into()),
-            secret_access_key: Some("test".into()),
-        };
+        let s3 = moto.s3_options();
         bootstrap_then_follow("s3://ctlstore-snapshots/snapshot.db.gz".to_string(), s3).await;
     }
 }
@@ -206,8 +171,9 @@ s3_test! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_snapshot_falls_back_to_the_ledger() {
     let db = TestDb::create(Backend::Sqlite).await;
-    let base = executive(&db.url).await;
-    write(&base, 0, 10).await;
+    let (exec, writer) = executive(&db.url).await;
+    let base = exec.base.clone();
+    write(&writer, 0, 10).await;
     let store = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         store.path().join("snapshot.db.gz"),
@@ -233,4 +199,54 @@ async fn a_corrupt_snapshot_falls_back_to_the_ledger() {
     wait_for(&status, ctldb.max_seq().await.expect("head")).await;
     assert_eq!(items(&ldb).len(), 10, "converged by replaying the ledger");
     db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_whose_ldb_is_held_stops_with_the_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let private = dir.path().join("supervisor.db");
+    // Nothing listens on port 9: the holder opens the LDB, then retries its source forever.
+    let holder_status = Arc::new(Status::new(Duration::from_secs(60)));
+    let holder = tokio::spawn(ctlstore_reflector::run(
+        ctlstore_reflector::Config::new(&private, SourceConfig::feed("http://127.0.0.1:9")),
+        holder_status.clone(),
+        std::future::pending(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while holder_status.report().source_failures == 0 {
+        assert!(Instant::now() < deadline, "the holder never opened its LDB");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let store = tempfile::tempdir().expect("tempdir");
+    let config = ctlstore_supervisor::Config {
+        reflector: ctlstore_reflector::Config::new(
+            &private,
+            SourceConfig::feed("http://127.0.0.1:9"),
+        ),
+        snapshot_urls: vec![format!("file://{}/snapshot.db.zst", store.path().display())],
+        interval: Duration::from_millis(100),
+        keep: 2,
+        s3: S3Options::default(),
+    };
+    let ended = tokio::time::timeout(
+        Duration::from_secs(10),
+        ctlstore_supervisor::run(
+            config,
+            Arc::new(Status::new(Duration::from_secs(60))),
+            std::future::pending(),
+        ),
+    )
+    .await
+    .expect("the supervisor stops instead of snapshotting an LDB it cannot apply to");
+    let err = ended.expect_err("the LDB is held by another reflector");
+    assert!(
+        matches!(
+            err,
+            ctlstore_supervisor::SupervisorError::Reflector(
+                ctlstore_reflector::ReflectorError::Ldb(_)
+            )
+        ) && err.to_string().contains("lock"),
+        "{err}"
+    );
+    holder.abort();
 }

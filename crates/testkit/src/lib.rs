@@ -1,6 +1,8 @@
 //! Test support shared by the crates' integration tests: a fresh, empty ctldb on each backend,
 //! and [`backend_tests!`], which runs one async test body against SQLite, MariaDB/MySQL and
-//! PostgreSQL.
+//! PostgreSQL. With the `executive` feature, `TestExecutive` serves an executive on such a ctldb,
+//! and `ExecutiveClient` (for any executive, in-process or a `ctlstore` process) registers the
+//! usual family, tables and writer and hands out a `WriterClient`.
 //!
 //! The MySQL and PostgreSQL suites run when `CTLSTORE_TEST_MYSQL_URL` /
 //! `CTLSTORE_TEST_POSTGRES_URL` name a server (`mysql://root@127.0.0.1:3306`,
@@ -11,6 +13,18 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::{AssertSqlSafe, Connection};
+
+#[cfg(feature = "executive")]
+mod executive;
+#[cfg(feature = "executive")]
+mod executive_client;
+mod moto;
+
+#[cfg(feature = "executive")]
+pub use executive::{Config as ExecutiveConfig, TestExecutive};
+#[cfg(feature = "executive")]
+pub use executive_client::{ExecutiveClient, SchemaDef, TableDef, WriterClient};
+pub use moto::Moto;
 
 /// Every row `sql` returns from an SQLite connection, as typed values: how tests compare an LDB
 /// (or a replayed ledger) with the ctldb, by query rather than through the code under test.
@@ -188,6 +202,33 @@ impl TestDb {
         }
     }
 
+    /// Runs `sql` (one statement) on the database behind the code under test, on a connection
+    /// of its own: how a test plays an operator or another program changing the ctldb by hand.
+    /// Panics on failure.
+    pub async fn execute(&self, sql: &str) {
+        let statement = AssertSqlSafe(sql.to_string());
+        let result = match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite:");
+                match sqlx::SqliteConnection::connect(&format!("sqlite:{path}")).await {
+                    Ok(mut c) => sqlx::raw_sql(statement).execute(&mut c).await.map(|_| ()),
+                    Err(e) => Err(e),
+                }
+            }
+            Backend::Mysql => match sqlx::MySqlConnection::connect(&self.url).await {
+                Ok(mut c) => sqlx::raw_sql(statement).execute(&mut c).await.map(|_| ()),
+                Err(e) => Err(e),
+            },
+            Backend::Postgres => match sqlx::PgConnection::connect(&self.url).await {
+                Ok(mut c) => sqlx::raw_sql(statement).execute(&mut c).await.map(|_| ()),
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = result {
+            panic!("{:?}: {sql}: {e}", self.backend);
+        }
+    }
+
     /// Drops the database (SQLite: the temporary directory goes with `self`).
     pub async fn cleanup(self) {
         let Some(base) = &self.server else { return };
@@ -350,63 +391,6 @@ pub fn go_mysql_dsn(url: &str) -> String {
     let (host, db) = rest.split_once('/').unwrap_or((rest, ""));
     let db = db.split('?').next().unwrap_or(db);
     format!("{credentials}@tcp({host})/{db}?collation=utf8mb4_unicode_ci")
-}
-
-/// A moto S3 server on a free port, stopped when dropped.
-pub struct Moto {
-    pub endpoint: String,
-    child: std::process::Child,
-}
-
-impl Moto {
-    /// Starts `moto_server` and creates `bucket`. Panics with the reason when it cannot.
-    pub fn start(bucket: &str) -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = std::process::Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start moto_server (pip install 'moto[server]')");
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "moto_server did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let mut moto = Moto { endpoint, child };
-        moto.create_bucket(bucket);
-        moto
-    }
-
-    fn create_bucket(&mut self, bucket: &str) {
-        use std::io::{Read, Write};
-        let host = self.endpoint.trim_start_matches("http://").to_string();
-        let mut s = std::net::TcpStream::connect(&host).expect("connect to moto");
-        write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").expect("send");
-        let mut answer = String::new();
-        let _ = s.read_to_string(&mut answer);
-        assert!(
-            answer.starts_with("HTTP/1.1 200"),
-            "create bucket: {answer}"
-        );
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[cfg(test)]

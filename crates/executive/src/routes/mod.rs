@@ -1,19 +1,20 @@
 //! The route table and the middleware around it.
 //!
-//! Layers, outermost first: request metrics; the body limit (a declared `Content-Length` over
-//! the limit is ctlstore's 417 `Request too large`; a streamed body that overflows is 413);
-//! for API routes the handler timeout (503); for schema and limit changes the admin token. The
-//! ledger feed is outside the timeout because a long-poll waits by design.
+//! Layers, outermost first: request metrics; the body limit (`body_limit.rs`: a declared
+//! `Content-Length` over the limit is ctlstore's 417 `Request too large`; a streamed body that
+//! overflows is 413; either way the rest of the body is read before answering); for API routes
+//! the handler timeout (503); for schema and limit changes the admin token. The ledger feed is
+//! outside the timeout because a long-poll waits by design.
 
+mod body_limit;
 mod feed;
 mod limits;
-pub(crate) mod mutations;
+mod mutations;
 mod ops;
 mod schema_admin;
 mod writers;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
@@ -117,7 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ledger/stream", get(feed::stream))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(from_fn_with_state(state.clone(), limit_body))
+        .layer(from_fn_with_state(state.clone(), body_limit::limit_body))
         .layer(from_fn_with_state(
             crate::metrics::HTTP,
             ctlstore_telemetry::track,
@@ -149,34 +150,6 @@ async fn method_not_allowed(request: Request) -> Response {
         .headers_mut()
         .insert(NO_ROUTE_HEADER, HeaderValue::from_static("method"));
     response
-}
-
-async fn limit_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let max = state.0.config.max_body_bytes;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > max) {
-        // ctlstore's answer to a declared oversize body.
-        return ApiError::new(StatusCode::EXPECTATION_FAILED, "Request too large")
-            .with_field("body")
-            .into_response();
-    }
-    let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, max).await {
-        Ok(bytes) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-        Err(_) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body larger than {max} bytes"),
-        )
-        .with_field("body")
-        .into_response(),
-    }
 }
 
 async fn handler_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {

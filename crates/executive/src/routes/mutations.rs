@@ -4,8 +4,6 @@
 //! [{"table": t, "delete": bool, "values": {field: value}}]}`; cookies are base64 the way Go
 //! encodes `[]byte`. Credentials in the `ctlstore-writer` / `ctlstore-secret` headers.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -17,10 +15,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value as Json};
 
 use super::{authenticated_writer, ok, parse_json, path_name};
-use crate::SharedState;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::{LIMIT_REJECTIONS, MUTATION_ROWS};
 use crate::state::AppState;
+use crate::writer_limits::unix_now;
 
 #[derive(Deserialize)]
 struct MutationBody {
@@ -107,27 +105,5 @@ pub async fn mutate(
             Err(e.into())
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
-/// Deletes writer usage counters older than a day, hourly (ctlstore's schedule).
-pub(crate) async fn collect_usage_garbage(state: &SharedState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let period = state.config.writer_limit_period.as_secs().max(1) as i64;
-        let day_ago = unix_now() - 86_400;
-        let before = day_ago - day_ago.rem_euclid(period);
-        match state.ctldb.delete_writer_usage_before(before).await {
-            Ok(n) => tracing::debug!(deleted = n, "writer usage collected"),
-            Err(e) => tracing::warn!(error = %e, "collect writer usage"),
-        }
     }
 }

@@ -1,4 +1,4 @@
-//! Operations: `/status` (ctlstore's, always 200 while serving), `/healthz` (the ctldb answers),
+//! Operations: `/status` (ctlstore's: always 200, empty body), `/healthz` (the ctldb answers),
 //! `/metrics` (Prometheus text) and `/openapi.json`.
 
 use axum::Json;
@@ -9,8 +9,10 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+/// ctlstore's `/status`: 200 with an empty body while the process serves (its `HealthCheck` has
+/// nothing to check). `/healthz` is the one that asks the ctldb.
 pub async fn status() -> Response {
-    Json(json!({"status": "ok"})).into_response()
+    StatusCode::OK.into_response()
 }
 
 pub async fn healthz(State(state): State<AppState>) -> Response {

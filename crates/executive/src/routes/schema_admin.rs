@@ -2,8 +2,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use ctlstore_ctldb::CtldbError;
 use ctlstore_schema::{FamilyName, Table, TableName, parse_fields};
 use serde::Deserialize;
 use serde_json::Value as Json_;
@@ -53,8 +55,7 @@ fn field_pairs(fields: &[Vec<Json_>]) -> ApiResult<Vec<(String, String)>> {
 
 fn build_table(family: &str, table: &str, body: &TableBody) -> ApiResult<Table> {
     let fields = field_pairs(&body.fields)?;
-    Ok(Table::from_wire(family, table, &fields, &body.key_fields)
-        .map_err(ctlstore_ctldb::CtldbError::from)?)
+    Ok(Table::from_wire(family, table, &fields, &body.key_fields).map_err(CtldbError::from)?)
 }
 
 pub async fn create_family(
@@ -112,8 +113,7 @@ pub async fn add_fields(
     let body: TableBody = parse_json(&body)?;
     let family = path_name("family", &family, FamilyName::new)?;
     let table = path_name("table", &table, TableName::new)?;
-    let fields =
-        parse_fields(&field_pairs(&body.fields)?).map_err(ctlstore_ctldb::CtldbError::from)?;
+    let fields = parse_fields(&field_pairs(&body.fields)?).map_err(CtldbError::from)?;
     if fields.is_empty() {
         return Err(ApiError::bad_request("no fields to add").with_field("fields"));
     }
@@ -131,7 +131,12 @@ pub async fn drop_table(
     }
     let family = path_name("family", &family, FamilyName::new)?;
     let table = path_name("table", &table, TableName::new)?;
-    let seq = state.0.ctldb.drop_table(&family, &table).await?;
+    let seq = state
+        .0
+        .ctldb
+        .drop_table(&family, &table)
+        .await
+        .map_err(|e| missing_table(e, &family, &table))?;
     state.0.feed.publish(seq);
     Ok(ok())
 }
@@ -145,9 +150,28 @@ pub async fn clear_table(
     }
     let family = path_name("family", &family, FamilyName::new)?;
     let table = path_name("table", &table, TableName::new)?;
-    let seq = state.0.ctldb.clear_table(&family, &table).await?;
+    let seq = state
+        .0
+        .ctldb
+        .clear_table(&family, &table)
+        .await
+        .map_err(|e| missing_table(e, &family, &table))?;
     state.0.feed.publish(seq);
     Ok(ok())
+}
+
+/// ctlstore's 404 for dropping or clearing a table that does not exist: `table "famtbl" not
+/// found`, family and table run together without `___` (`errs.NotFound("table %q not found",
+/// famName+tblName)`).
+fn missing_table(e: CtldbError, family: &FamilyName, table: &TableName) -> ApiError {
+    match e {
+        CtldbError::TableNotFound(_) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("table \"{family}{table}\" not found"),
+        )
+        .with_field("table"),
+        e => e.into(),
+    }
 }
 
 pub async fn clear_family(
@@ -159,7 +183,7 @@ pub async fn clear_family(
     }
     let family = path_name("family", &family, FamilyName::new)?;
     if !state.0.ctldb.family_exists(&family).await? {
-        return Err(ctlstore_ctldb::CtldbError::FamilyNotFound(family.to_string()).into());
+        return Err(CtldbError::FamilyNotFound(family.to_string()).into());
     }
     for (f, t) in state.0.ctldb.all_table_names().await? {
         if f == family {
@@ -178,8 +202,8 @@ pub async fn table_schema(
     let table = path_name("table", &table, TableName::new)?;
     match state.0.ctldb.reload_table(&family, &table).await {
         Ok(t) => Ok(Json(t.as_ref().clone()).into_response()),
-        Err(ctlstore_ctldb::CtldbError::TableNotFound(_)) => Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
+        Err(CtldbError::TableNotFound(_)) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
             format!("{family}___{table}: table does not exist"),
         )
         .with_field("table")),

@@ -1,28 +1,7 @@
-//! ctlstore's LDB layout: the two bookkeeping tables and their timestamp format. One place.
+//! go-sqlite3's timestamp layouts: how `_ldb_last_update` stores a time, and every layout
+//! ctlstore may have written there. Pure.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Where ctlstore keeps the LDB.
-pub const DEFAULT_LDB_PATH: &str = "/var/spool/ctlstore/ldb.db";
-pub const SEQ_TABLE: &str = "_ldb_seq";
-pub const LAST_UPDATE_TABLE: &str = "_ldb_last_update";
-
-/// ctlstore's DDL, verbatim (`pkg/ldb/ldbs.go`).
-pub(crate) const CREATE_BOOKKEEPING: &str = "
-CREATE TABLE IF NOT EXISTS _ldb_seq (
-	id INTEGER PRIMARY KEY NOT NULL,
-	seq BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS _ldb_last_update (
-	name STRING PRIMARY KEY NOT NULL,
-	timestamp DATETIME NOT NULL
-);";
-
-/// ctlstore's monotonic seq update: affects no row when `seq` is not newer (a replay).
-pub(crate) const ADVANCE_SEQ: &str = "INSERT OR REPLACE INTO _ldb_seq (id, seq) SELECT 1, ?1 WHERE \
-    (NOT EXISTS (SELECT * FROM _ldb_seq WHERE id = 1)) OR ((SELECT seq FROM _ldb_seq WHERE id = 1) < ?1)";
-pub(crate) const SET_LAST_UPDATE: &str =
-    "REPLACE INTO _ldb_last_update (name, timestamp) VALUES ('ledger', ?1)";
 
 /// A ledger `leader_ts` (`YYYY-MM-DD HH:MM:SS`, UTC) in the layout go-sqlite3 writes for a
 /// `time.Time` (`2006-01-02 15:04:05.999999999-07:00`): `2024-02-07 22:04:32+00:00`.
@@ -31,11 +10,13 @@ pub fn go_timestamp(leader_ts: &str) -> String {
     if ts.len() >= 19 && parse_timestamp(ts).is_some() {
         format!("{}+00:00", &ts[..19])
     } else {
-        format_unix(SystemTime::now())
+        format_timestamp(SystemTime::now())
     }
 }
 
-fn format_unix(t: SystemTime) -> String {
+/// `t` in the layout go-sqlite3 writes for a UTC `time.Time`, to the second:
+/// `2024-02-07 22:04:32+00:00`.
+pub fn format_timestamp(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -154,7 +135,7 @@ mod tests {
             "2024-02-07 22:04:32+00:00"
         );
         assert_eq!(
-            unix(&format_unix(
+            unix(&format_timestamp(
                 UNIX_EPOCH + Duration::from_secs(1_707_343_472)
             )),
             want

@@ -22,7 +22,7 @@ pub(crate) const TRIGGER_PREFIX: &str = "_ctlstore_changelog_";
 /// Key columns of a table: (name, declared type), in column order (ctlstore's).
 type KeyColumns = Vec<(String, String)>;
 
-pub(crate) struct ChangeCapture {
+pub(crate) struct ChangeTriggers {
     log: Changelog,
     keys: std::collections::HashMap<String, KeyColumns>,
 }
@@ -31,18 +31,18 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-impl ChangeCapture {
-    pub fn install(conn: &Connection, log: Changelog) -> rusqlite::Result<ChangeCapture> {
+impl ChangeTriggers {
+    pub fn install(conn: &Connection, log: Changelog) -> rusqlite::Result<ChangeTriggers> {
         conn.execute_batch(
             "PRAGMA recursive_triggers = ON;
              CREATE TEMP TABLE IF NOT EXISTS _ctlstore_changes (tbl TEXT NOT NULL, pos INTEGER NOT NULL, v);",
         )?;
-        let mut capture = ChangeCapture {
+        let mut triggers = ChangeTriggers {
             log,
             keys: Default::default(),
         };
-        capture.rebuild_triggers(conn)?;
-        Ok(capture)
+        triggers.rebuild_triggers(conn)?;
+        Ok(triggers)
     }
 
     /// Drops every capture trigger. Done before a DDL ledger statement runs: SQLite drops a

@@ -1,0 +1,98 @@
+//! `ctlstore executive`.
+
+use clap::Args;
+
+use super::{CommonFlags, FlagError, positive};
+use crate::goflags::{GoDuration, go_bool};
+
+/// Every default is the executive library's own (`ctlstore_executive::Config::default()`).
+fn defaults() -> ctlstore_executive::Config {
+    ctlstore_executive::Config::default()
+}
+
+#[derive(Args, Debug)]
+pub struct ExecutiveArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub bind: String,
+    /// The ctldb: sqlite:PATH (embedded, the default), mysql://..., postgres://..., or a Go MySQL
+    /// DSN (user:pass@tcp(host:3306)/ctldb).
+    #[arg(long, default_value_t = defaults().ctldb_url)]
+    pub ctldb: String,
+    /// Table size (bytes) above which upserts are refused with 507.
+    #[arg(long, default_value_t = defaults().max_table_size)]
+    pub max_table_size: i64,
+    /// Table size (bytes) above which a warning is logged.
+    #[arg(long, default_value_t = defaults().warn_table_size)]
+    pub warn_table_size: i64,
+    /// Rows each writer may write per period, unless it has its own limit.
+    #[arg(long, default_value_t = defaults().writer_limit)]
+    pub writer_limit: i64,
+    /// The writer limit's period (Go duration).
+    #[arg(long, default_value_t = GoDuration(defaults().writer_limit_period))]
+    pub writer_limit_period: GoDuration,
+    /// Allow dropping tables and clearing rows.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = go_bool)]
+    pub enable_destructive_schema_changes: bool,
+    /// Longest a request may take (Go duration).
+    #[arg(long, default_value_t = GoDuration(defaults().handler_timeout))]
+    pub handler_timeout: GoDuration,
+    /// Require `Authorization: Bearer <token>` on schema and limit changes.
+    #[arg(long)]
+    pub admin_token: Option<String>,
+    /// How new writers' secrets are stored: sha256 (ctlstore's, the default) or argon2id.
+    #[arg(long, default_value = "sha256")]
+    pub writer_secret_hash: String,
+    /// How often the ledger head is polled to notice other executives' commits (Go duration).
+    #[arg(long, default_value_t = GoDuration(defaults().ledger_poll_interval))]
+    pub ledger_poll_interval: GoDuration,
+    #[command(flatten)]
+    pub common: CommonFlags,
+}
+
+impl ExecutiveArgs {
+    pub fn config(&self) -> Result<ctlstore_executive::Config, FlagError> {
+        let writer_secret_hash = ctlstore_executive::SecretHashScheme::parse(
+            &self.writer_secret_hash,
+        )
+        .ok_or_else(|| {
+            FlagError::new(
+                "writer-secret-hash",
+                format!(
+                    "must be sha256 or argon2id, got '{}'",
+                    self.writer_secret_hash
+                ),
+            )
+        })?;
+        ctlstore_ctldb::parse_ctldb_url(&self.ctldb)
+            .map_err(|e| FlagError::new("ctldb", e.to_string()))?;
+        if self.max_table_size <= 0 {
+            return Err(FlagError::new(
+                "max-table-size",
+                "must be greater than zero",
+            ));
+        }
+        if self.warn_table_size <= 0 {
+            return Err(FlagError::new(
+                "warn-table-size",
+                "must be greater than zero",
+            ));
+        }
+        if self.writer_limit < 0 {
+            return Err(FlagError::new("writer-limit", "must not be negative"));
+        }
+        Ok(ctlstore_executive::Config {
+            ctldb_url: self.ctldb.clone(),
+            max_table_size: self.max_table_size,
+            warn_table_size: self.warn_table_size,
+            writer_limit: self.writer_limit,
+            writer_limit_period: positive("writer-limit-period", self.writer_limit_period)?,
+            enable_destructive_schema_changes: self.enable_destructive_schema_changes,
+            admin_token: self.admin_token.clone().filter(|t| !t.is_empty()),
+            writer_secret_hash,
+            handler_timeout: positive("handler-timeout", self.handler_timeout)?,
+            ledger_poll_interval: positive("ledger-poll-interval", self.ledger_poll_interval)?,
+            ..defaults()
+        })
+    }
+}

@@ -1,0 +1,218 @@
+//! Running one service in this process: binding its listeners, its health endpoint, waiting
+//! for its LDB, and stopping on Ctrl-C or SIGTERM. A background task that ends early (a health
+//! endpoint whose listener failed, say) ends the service with an error, so the process exits
+//! non-zero instead of running on half-alive.
+
+use std::future::Future;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use ctlstore_reflector::Status;
+
+pub async fn ctldb_init(ctldb: &str) -> anyhow::Result<()> {
+    let db = ctlstore_ctldb::Ctldb::connect(ctldb, Default::default()).await?;
+    tracing::info!(dialect = %db.dialect(), "ctldb ready");
+    db.close().await;
+    Ok(())
+}
+
+pub async fn executive(bind: &str, config: ctlstore_executive::Config) -> anyhow::Result<()> {
+    let listener = bind_listener(bind).await?;
+    tracing::info!(bind = %listener.local_addr()?, ctldb = %redact(&config.ctldb_url), "executive listening");
+    ctlstore_executive::serve(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
+
+pub async fn bind_listener(bind: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("bind {bind}"))
+}
+
+/// Serves a reflector's `/healthz`, `/status` and `/metrics` on `bind` (nothing when empty).
+/// The returned future ends only if serving fails.
+async fn health_endpoint(
+    bind: &str,
+    status: Arc<Status>,
+) -> anyhow::Result<impl Future<Output = anyhow::Error> + use<>> {
+    let listener = if bind.is_empty() {
+        None
+    } else {
+        let listener = bind_listener(bind).await?;
+        tracing::info!(bind = %listener.local_addr()?, "health and metrics listening");
+        Some(listener)
+    };
+    Ok(async move {
+        let Some(listener) = listener else {
+            return std::future::pending().await;
+        };
+        match axum::serve(listener, ctlstore_reflector::health_router(status)).await {
+            Ok(()) => anyhow!("the health endpoint stopped"),
+            Err(e) => anyhow!("the health endpoint failed: {e}"),
+        }
+    })
+}
+
+/// Runs `service` until it ends; ends with an error if the health endpoint dies first.
+async fn with_health<F>(bind: &str, status: Arc<Status>, service: F) -> anyhow::Result<()>
+where
+    F: Future<Output = anyhow::Result<()>>,
+{
+    let health = health_endpoint(bind, status).await?;
+    tokio::select! {
+        r = service => r,
+        e = health => Err(e),
+    }
+}
+
+pub async fn reflector(
+    config: ctlstore_reflector::Config,
+    metrics_bind: &str,
+) -> anyhow::Result<()> {
+    reflector_until(config, metrics_bind, shutdown_signal()).await
+}
+
+pub async fn reflector_until(
+    config: ctlstore_reflector::Config,
+    metrics_bind: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let status = Arc::new(Status::new(config.max_healthy_latency));
+    with_health(metrics_bind, status.clone(), async {
+        ctlstore_reflector::run(config, status, shutdown).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// One reflector per LDB copy; the first copy's health is served. Any copy failing stops all.
+pub async fn multi_reflector(
+    configs: Vec<ctlstore_reflector::Config>,
+    metrics_bind: &str,
+) -> anyhow::Result<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, config) in configs.into_iter().enumerate() {
+        let bind = if i == 0 {
+            metrics_bind.to_string()
+        } else {
+            String::new()
+        };
+        tasks.spawn(async move { reflector(config, &bind).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+pub async fn supervisor(
+    config: ctlstore_supervisor::Config,
+    metrics_bind: &str,
+) -> anyhow::Result<()> {
+    let status = Arc::new(Status::new(config.reflector.max_healthy_latency));
+    with_health(metrics_bind, status.clone(), async {
+        ctlstore_supervisor::run(config, status, shutdown_signal()).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// The sidecar, once its LDB exists: a sidecar may start before its reflector has made it.
+pub async fn sidecar(
+    bind: &str,
+    path: &Path,
+    config: ctlstore_sidecar::Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = bind_listener(bind).await?;
+    let mut shutdown = Box::pin(shutdown);
+    let mut waited = 0u32;
+    let reader = loop {
+        match ctlstore_reader::Reader::open(path) {
+            Ok(r) => break r,
+            Err(ctlstore_reader::ReaderError::NotFound(_)) => {
+                if waited.is_multiple_of(10) {
+                    tracing::info!(ldb = %path.display(), "waiting for the LDB to exist");
+                }
+                waited += 1;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = &mut shutdown => return Ok(()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    tracing::info!(bind = %listener.local_addr()?, ldb = %path.display(), application = %config.application, "sidecar listening");
+    ctlstore_sidecar::serve(listener, Arc::new(reader), config, shutdown).await?;
+    Ok(())
+}
+
+/// Prints one row as the sidecar would answer it; exit status 1 when there is none.
+pub fn ldb_read_key(args: &crate::flags::LdbReadKeyArgs) -> anyhow::Result<()> {
+    let parts: Vec<serde_json::Value> = serde_json::from_str(&args.key_json)
+        .map_err(|e| anyhow!("--key-json must be a JSON array: {e}"))?;
+    let key =
+        ctlstore_reader::json::key_from_array(&parts).map_err(|e| anyhow!("--key-json: {e}"))?;
+    let reader = ctlstore_reader::Reader::open(args.ldb_path())?;
+    let Some(row) = reader.get_row(&args.family, &args.table, &key)? else {
+        eprintln!("not found");
+        std::process::exit(1);
+    };
+    println!("{}", ctlstore_reader::json::row_to_json(row));
+    Ok(())
+}
+
+/// Hides a password in a URL or DSN for logging.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_string(),
+        },
+        (None, Some(at)) => match url[..at].split_once(':') {
+            Some((user, _)) => format!("{user}:***{}", &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+/// Logs to stderr, with colour only when stderr is a terminal (a log redirected to a file has
+/// no escape codes); `RUST_LOG` overrides the level.
+pub fn init_tracing(debug: bool) {
+    let default = if debug { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,168 @@
+//! The ledger feed: long-poll, NDJSON stream, and two executives sharing one ledger.
+
+use std::time::{Duration, Instant};
+
+use ctlstore_testkit::{Backend, TestDb, TestExecutive, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{assert_error, register_items, row};
+
+backend_tests!(
+    long_poll_answers_at_commit,
+    stream_follows_the_ledger,
+    two_executives_one_ledger,
+);
+
+async fn long_poll_answers_at_commit(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let s = TestExecutive::start(&db.url).await;
+    let w = register_items(&s).await;
+    let head = s.head().await;
+    let (empty_status, empty) = s
+        .call(
+            Method::GET,
+            &format!("/ledger?after={head}&wait=100ms"),
+            None,
+        )
+        .await;
+    assert_eq!(empty_status, StatusCode::OK);
+    assert_eq!(
+        empty["entries"],
+        json!([]),
+        "a wait that expires answers with no entries"
+    );
+    let poll = {
+        let url = format!("{}/ledger?after={head}&wait=20s", s.base);
+        let client = s.client.clone();
+        tokio::spawn(async move {
+            let resp = client.get(url).send().await.expect("poll");
+            let page: Value = resp.json().await.expect("json");
+            (Instant::now(), page)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let written = w
+        .mutate("fam", &json!({"mutations": [row(7, "seven")]}))
+        .await;
+    let acked = Instant::now();
+    assert_eq!(written.0, StatusCode::OK);
+    let (answered, page) = poll.await.expect("poll task");
+    let delay = answered.saturating_duration_since(acked);
+    assert!(
+        delay < Duration::from_secs(2),
+        "long-poll answered {delay:?} after the ack, not at its 20 s expiry"
+    );
+    assert_eq!(page["entries"][0]["seq"], json!(head + 1));
+    assert!(
+        page["entries"][0]["statement"]
+            .as_str()
+            .is_some_and(|t| t.contains("'seven'"))
+    );
+    assert_error(
+        &s.call(Method::GET, "/ledger?wait=forever", None).await,
+        StatusCode::BAD_REQUEST,
+        Some("wait"),
+        "bad wait",
+    );
+    assert_error(
+        &s.call(Method::GET, "/ledger?limit=0", None).await,
+        StatusCode::BAD_REQUEST,
+        Some("limit"),
+        "bad limit",
+    );
+    s.stop().await;
+    db.cleanup().await;
+}
+
+async fn stream_follows_the_ledger(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let s = TestExecutive::start(&db.url).await;
+    let w = register_items(&s).await;
+    let mut resp = s
+        .request(Method::GET, "/ledger/stream?after=0")
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut lines = Vec::new();
+    let mut buffer = Vec::new();
+    let writer = tokio::spawn(async move {
+        for i in 0..5 {
+            w.mutate_ok("fam", &json!({"mutations": [row(100 + i, "streamed")]}))
+                .await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines.len() < 6 && Instant::now() < deadline {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
+            .await
+            .expect("chunk in time")
+            .expect("read");
+        let Some(chunk) = chunk else { break };
+        buffer.extend_from_slice(&chunk);
+        while let Some(pos) = buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=pos).collect();
+            lines.push(serde_json::from_slice::<Value>(&line).expect("a JSON line"));
+        }
+    }
+    writer.await.expect("writer");
+    assert!(lines.len() >= 6, "CREATE TABLE and 5 rows: {lines:?}");
+    let seqs: Vec<i64> = lines.iter().filter_map(|l| l["seq"].as_i64()).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "in order, no gaps"
+    );
+    s.stop().await;
+    db.cleanup().await;
+}
+
+async fn two_executives_one_ledger(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let a = TestExecutive::start(&db.url).await;
+    let b = TestExecutive::start(&db.url).await;
+    let w = register_items(&a).await;
+    let start = a.head().await;
+    let mut tasks = Vec::new();
+    for (i, base) in [
+        a.base.clone(),
+        b.base.clone(),
+        a.base.clone(),
+        b.base.clone(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut w = w.clone();
+        w.base = base;
+        tasks.push(tokio::spawn(async move {
+            for j in 0..10i64 {
+                let id = i as i64 * 100 + j;
+                let body = json!({"mutations": [row(id, &format!("w{i}")), row(id + 50, &format!("w{i}"))]});
+                w.mutate_ok("fam", &body).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer task");
+    }
+    for server in [&a, &b] {
+        let entries = server.ledger(start).await;
+        assert_eq!(entries.len(), 4 * 10 * 4, "BEGIN + 2 + COMMIT per request");
+        let seqs: Vec<i64> = entries.iter().filter_map(|e| e["seq"].as_i64()).collect();
+        assert_eq!(
+            seqs,
+            (start + 1..=start + 160).collect::<Vec<_>>(),
+            "one gap-free order"
+        );
+        for batch in entries.chunks(4) {
+            assert_eq!(batch[0]["statement"], "--- BEGIN");
+            assert_eq!(batch[3]["statement"], "--- COMMIT");
+        }
+    }
+    a.stop().await;
+    b.stop().await;
+    db.cleanup().await;
+}

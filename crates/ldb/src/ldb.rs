@@ -1,0 +1,149 @@
+//! The LDB handle: opening an LDB for writing (layout, journal mode, sandbox, lock file), what
+//! it knows about its own state, and WAL checkpoints. Applying entries is in `apply.rs`.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::change_triggers::ChangeTriggers;
+use crate::lock::LdbLock;
+use crate::sandbox::Sandbox;
+use crate::{Changelog, CheckpointMode, LdbError, LdbOptions};
+
+/// The LDB, opened for applying the ledger. One per file: [`Ldb::open`] holds `<ldb>.lock`
+/// until the handle is dropped, so a second writer (in this or another process) is refused
+/// with [`LdbError::Locked`] instead of fighting this one over `_ldb_seq`.
+pub struct Ldb {
+    pub(crate) conn: Connection,
+    pub(crate) path: PathBuf,
+    pub(crate) sandbox: Sandbox,
+    pub(crate) options: LdbOptions,
+    /// Last committed seq.
+    pub(crate) committed: i64,
+    /// Seq of the last entry applied inside the open batch, if a batch is open.
+    pub(crate) open_batch: Option<i64>,
+    pub(crate) changes: Option<ChangeTriggers>,
+    /// Declared last: dropped after the connection is closed, so the next writer never finds
+    /// the lock free while this connection still has the file open.
+    _lock: LdbLock,
+}
+
+impl Ldb {
+    /// Opens (creating if needed) the LDB at `path` with ctlstore's layout and WAL journaling.
+    /// Fails with [`LdbError::Locked`] if another `Ldb` has it open.
+    pub fn open(path: impl AsRef<Path>, options: LdbOptions) -> Result<Ldb, LdbError> {
+        let path = path.as_ref().to_path_buf();
+        // Before SQLite touches the file: a refused second writer changes nothing.
+        let lock = LdbLock::acquire(&path)?;
+        let open_err = |source| LdbError::Open {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
+        // WAL: readers never block on the reflector and never see a half-applied batch.
+        // synchronous=NORMAL (ctlstore's go-sqlite3 build default in WAL mode): a commit survives
+        // a process crash; after an OS crash the last commits may be lost, but the file stays
+        // consistent and `_ldb_seq` says where to resume, so nothing is lost for good.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        ctlstore_ldb_layout::create_bookkeeping(&conn).map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let sandbox = Sandbox::default();
+        sandbox.install(&conn).map_err(open_err)?;
+        let committed = ctlstore_ldb_layout::read_seq(&conn).map_err(open_err)?;
+        let changes = match &options.changelog {
+            Some((log, size)) => {
+                Some(ChangeTriggers::install(&conn, Changelog::new(log, *size)).map_err(open_err)?)
+            }
+            None => None,
+        };
+        Ok(Ldb {
+            conn,
+            path,
+            sandbox,
+            options,
+            committed,
+            open_batch: None,
+            changes,
+            _lock: lock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last committed ledger seq (0 for a new LDB).
+    pub fn seq(&self) -> i64 {
+        self.committed
+    }
+
+    /// Whether a `--- BEGIN` has been applied and its `--- COMMIT` not yet.
+    pub fn in_batch(&self) -> bool {
+        self.open_batch.is_some()
+    }
+
+    /// The seq of the last entry applied, including inside an open batch: where to fetch from.
+    pub fn applied_seq(&self) -> i64 {
+        self.open_batch.unwrap_or(self.committed)
+    }
+
+    /// The `_ldb_last_update` timestamp as stored.
+    pub fn last_update(&self) -> Result<Option<String>, LdbError> {
+        Ok(ctlstore_ldb_layout::read_last_update(&self.conn)?)
+    }
+
+    /// Checkpoints the WAL when it has grown past the threshold, so readers never face an
+    /// unbounded WAL. Failure is logged, not fatal: the next call tries again.
+    pub(crate) fn checkpoint_if_large(&self) {
+        let threshold = self.options.wal_checkpoint_threshold;
+        if threshold == 0 || self.in_batch() {
+            return;
+        }
+        let wal = wal_path(&self.path);
+        let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        if size > threshold {
+            match self.checkpoint(self.options.wal_checkpoint_mode) {
+                Ok((busy, log, done)) => {
+                    tracing::debug!(wal_bytes = size, busy, log, done, "WAL checkpoint")
+                }
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint"),
+            }
+        }
+    }
+
+    /// Runs `PRAGMA wal_checkpoint(mode)`; returns (busy, WAL frames, frames checkpointed).
+    pub fn checkpoint(&self, mode: CheckpointMode) -> Result<(i64, i64, i64), LdbError> {
+        let name = mode.sql_name();
+        Ok(self
+            .conn
+            .query_row(&format!("PRAGMA wal_checkpoint({name})"), [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?)
+    }
+
+    /// The connection, for read queries (tests, snapshots).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Drop for Ldb {
+    fn drop(&mut self) {
+        self.abandon_batch();
+    }
+}
+
+/// The WAL file beside an LDB.
+pub fn wal_path(path: &Path) -> PathBuf {
+    ctlstore_ldb_layout::wal_path(path)
+}
