@@ -11,15 +11,26 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::classify::DbResult;
 use crate::{CtldbError, CtldbUrl, Dialect};
 
-/// Connection settings.
+/// Connection settings. The timeouts are what make a ctldb outage answer fast: with the
+/// defaults, every call fails with [`crate::CtldbError::Unavailable`] within about a second
+/// and a half of the database going away, and works again as soon as it is back (dead pooled
+/// connections are tested and replaced on the next acquire).
 #[derive(Debug, Clone)]
 pub struct CtldbOptions {
     /// Most connections in the pool.
     pub max_connections: u32,
-    /// How long to wait for a connection (and, on SQLite, for the write lock).
+    /// How long a call waits for a connection, including opening one (a refused or
+    /// unreachable server is retried until then). Default 1 s.
     pub acquire_timeout: Duration,
+    /// How long a mutation batch waits for its group commit before answering `Unavailable`.
+    /// Default 1.5 s: above `acquire_timeout`, so an outage is reported as the connection
+    /// failure it is, and far above a healthy commit.
+    pub commit_timeout: Duration,
+    /// SQLite only: how long a statement waits for the database's write lock. Default 5 s.
+    pub busy_timeout: Duration,
     /// Create or upgrade the schema on connect. Off for a reflector reading a replica, which
     /// must not (and often cannot) write.
     pub run_migrations: bool,
@@ -32,7 +43,9 @@ impl Default for CtldbOptions {
     fn default() -> Self {
         CtldbOptions {
             max_connections: 16,
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(1),
+            commit_timeout: Duration::from_millis(1500),
+            busy_timeout: Duration::from_secs(5),
             run_migrations: true,
             ledger_table: "ctlstore_dml_ledger".into(),
         }
@@ -57,8 +70,6 @@ impl Pool {
 }
 
 /// Runs `$body` with `$p` bound to the live pool, whatever its backend.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! on_pool {
     ($pool:expr, $p:ident => $body:expr) => {
         match $pool {
@@ -68,6 +79,7 @@ macro_rules! on_pool {
         }
     };
 }
+pub(crate) use on_pool;
 
 /// The MySQL session every connection runs with. `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES` are
 /// what ctlstore sets (its ledger text and DDL depend on them); strict mode makes the server
@@ -85,12 +97,13 @@ pub(crate) async fn connect(url: &CtldbUrl, options: &CtldbOptions) -> Result<Po
                 // FULL: a commit acknowledged to a writer is on disk, so it survives an OS crash
                 // too (one fsync per commit in WAL mode). Nothing acknowledged is ever lost.
                 .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(options.acquire_timeout);
+                .busy_timeout(options.busy_timeout);
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
-                .await?;
+                .await
+                .db()?;
             Pool::Sqlite(pool)
         }
         CtldbUrl::Mysql(connect) => {
@@ -105,7 +118,8 @@ pub(crate) async fn connect(url: &CtldbUrl, options: &CtldbOptions) -> Result<Po
                     })
                 })
                 .connect_with(connect)
-                .await?;
+                .await
+                .db()?;
             Pool::Mysql(pool)
         }
         CtldbUrl::Postgres(connect) => {
@@ -119,7 +133,8 @@ pub(crate) async fn connect(url: &CtldbUrl, options: &CtldbOptions) -> Result<Po
                     })
                 })
                 .connect_with(connect.clone())
-                .await?;
+                .await
+                .db()?;
             Pool::Postgres(pool)
         }
     };

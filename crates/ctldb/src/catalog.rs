@@ -9,6 +9,7 @@ use ctlstore_schema::{
 };
 use sqlx::{AssertSqlSafe, Row};
 
+use crate::classify::DbResult;
 use crate::{Ctldb, CtldbError, Dialect, on_pool};
 
 impl Ctldb {
@@ -68,10 +69,10 @@ impl Ctldb {
         let names: Vec<String> = on_pool!(self.pool(), p => {
             sqlx::query(query)
                 .fetch_all(p)
-                .await?
+                .await.db()?
                 .iter()
                 .map(|r| r.try_get::<String, _>(0))
-                .collect::<Result<_, _>>()?
+                .collect::<Result<_, _>>().db()?
         });
         let mut tables: Vec<_> = names
             .iter()
@@ -128,17 +129,17 @@ impl Ctldb {
             let columns = sqlx::query(AssertSqlSafe(columns_sql.as_str()))
                 .bind(name.as_str())
                 .fetch_all(p)
-                .await?
+                .await.db()?
                 .iter()
                 .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
-                .collect::<Result<_, sqlx::Error>>()?;
+                .collect::<Result<_, sqlx::Error>>().db()?;
             let keys = sqlx::query(AssertSqlSafe(keys_sql.as_str()))
                 .bind(name.as_str())
                 .fetch_all(p)
-                .await?
+                .await.db()?
                 .iter()
                 .map(|r| r.try_get::<String, _>(0))
-                .collect::<Result<_, sqlx::Error>>()?;
+                .collect::<Result<_, sqlx::Error>>().db()?;
             (columns, keys)
         });
         if columns.is_empty() {

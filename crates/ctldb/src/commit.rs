@@ -7,10 +7,13 @@
 //! The committer is a task holding only the pool and the queue's receiver: when the last
 //! `Ctldb` handle is dropped the queue closes and the task ends.
 
+use std::time::Duration;
+
 use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backend::Pool;
+use crate::classify::DbResult;
 use crate::ddl::LAST_SEQ;
 use crate::limits::{WriterOverride, WriterRateLimit};
 use crate::{CtldbError, Dialect, begin_ledger_tx, on_pool};
@@ -54,24 +57,38 @@ type Reply = oneshot::Sender<Result<i64, CtldbError>>;
 
 pub(crate) struct Committer {
     queue: mpsc::UnboundedSender<(Job, Reply)>,
+    deadline: Duration,
 }
 
 impl Committer {
-    pub fn start(pool: Pool) -> Committer {
+    /// Starts the committer task. `deadline` bounds how long [`Committer::submit`] waits.
+    pub fn start(pool: Pool, deadline: Duration) -> Committer {
         let (queue, jobs) = mpsc::unbounded_channel();
         tokio::spawn(run(pool, jobs));
-        Committer { queue }
+        Committer { queue, deadline }
     }
 
-    /// Applies `job`; returns the seq of its last ledger entry once it is durable.
+    /// Applies `job`; returns the seq of its last ledger entry once it is durable. Gives up
+    /// with `Unavailable` after the deadline: a job still queued then is dropped unrun; one
+    /// already in a transaction may still commit (the writer's cookie settles which).
     pub async fn submit(&self, job: Job) -> Result<i64, CtldbError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((job, reply))
-            .map_err(|_| CtldbError::Commit("the committer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| CtldbError::Commit("the committer stopped before answering".into()))?
+            .map_err(|_| CtldbError::internal("the group committer has stopped"))?;
+        match tokio::time::timeout(self.deadline, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(CtldbError::internal(
+                "the group committer stopped before answering",
+            )),
+            Err(_) => Err(CtldbError::timed_out("the commit", self.deadline)),
+        }
+    }
+
+    /// Completes when the committer task has ended (it only ends by panicking while a `Ctldb`
+    /// handle exists): from then on every write fails.
+    pub async fn stopped(&self) {
+        self.queue.closed().await
     }
 }
 
@@ -84,11 +101,27 @@ async fn run(pool: Pool, mut queue: mpsc::UnboundedReceiver<(Job, Reply)>) {
                 Err(_) => break,
             }
         }
-        commit_group(&pool, group).await;
+        // A job whose writer gave up (the deadline passed) was answered already: never run it.
+        group.retain(|(_, reply)| !reply.is_closed());
+        if group.is_empty() {
+            continue;
+        }
+        let Some(failure) = commit_group(&pool, group).await else {
+            continue;
+        };
+        if failure.is_unavailable() {
+            // The jobs that queued meanwhile would wait for the same failure in turn, each
+            // group as long as the last: answer them now, so a write during an outage is
+            // answered within one connection attempt, not many.
+            while let Ok((_, reply)) = queue.try_recv() {
+                let _ = reply.send(Err(failure.share()));
+            }
+        }
     }
 }
 
-async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) {
+/// Runs one group; returns the failure that sank the whole group, if one did.
+async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) -> Option<CtldbError> {
     let dialect = pool.dialect();
     let single = group.len() == 1;
     let mut outcomes: Vec<Result<i64, CtldbError>> = Vec::with_capacity(group.len());
@@ -97,7 +130,7 @@ async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) {
             let mut tx = begin_ledger_tx!(p, dialect);
             for (job, _) in &group {
                 if !single {
-                    sqlx::query("SAVEPOINT ctlstore_batch").execute(&mut *tx).await?;
+                    sqlx::query("SAVEPOINT ctlstore_batch").execute(&mut *tx).await.db()?;
                 }
                 let outcome: Result<i64, CtldbError> = async {
                     // Counted after the ledger lock, so two executives cannot both spend the last rows.
@@ -105,8 +138,8 @@ async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) {
                         let per_minute = match limit.writer_override {
                             WriterOverride::Cached(known) => known,
                             WriterOverride::ReadInTransaction => {
-                                match sqlx::query(AssertSqlSafe(job.override_sql.as_str())).bind(&job.writer).fetch_optional(&mut *tx).await? {
-                                    Some(row) => Some(row.try_get::<i64, _>(0)?),
+                                match sqlx::query(AssertSqlSafe(job.override_sql.as_str())).bind(&job.writer).fetch_optional(&mut *tx).await.db()? {
+                                    Some(row) => Some(row.try_get::<i64, _>(0).db()?),
                                     None => None,
                                 }
                             }
@@ -114,22 +147,22 @@ async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) {
                         let allowed = per_minute.map(|m| limit.rows_for(m)).unwrap_or(limit.default_rows);
                         let upsert = sqlx::query(AssertSqlSafe(job.usage_upsert.as_str())).bind(&job.writer).bind(limit.bucket()).bind(job.rows);
                         let used: i64 = if dialect == Dialect::Mysql {
-                            upsert.execute(&mut *tx).await?;
+                            upsert.execute(&mut *tx).await.db()?;
                             sqlx::query(AssertSqlSafe(job.usage_read.as_str()))
                                 .bind(&job.writer)
                                 .bind(limit.bucket())
                                 .fetch_one(&mut *tx)
-                                .await?
-                                .try_get(0)?
+                                .await.db()?
+                                .try_get(0).db()?
                         } else {
-                            upsert.fetch_one(&mut *tx).await?.try_get(0)?
+                            upsert.fetch_one(&mut *tx).await.db()?.try_get(0).db()?
                         };
                         if used > allowed {
                             return Err(CtldbError::RateLimited { allowed, period_seconds: limit.period_seconds });
                         }
                     }
                     if job.check_writer {
-                        let count: i64 = sqlx::query(AssertSqlSafe(job.writer_exists.as_str())).bind(&job.writer).fetch_one(&mut *tx).await?.try_get(0)?;
+                        let count: i64 = sqlx::query(AssertSqlSafe(job.writer_exists.as_str())).bind(&job.writer).fetch_one(&mut *tx).await.db()?.try_get(0).db()?;
                         if count == 0 {
                             return Err(CtldbError::WriterNotFound);
                         }
@@ -139,8 +172,8 @@ async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) {
                         if let Some(check) = &job.check_cookie {
                             cas = cas.bind(check.as_slice());
                         }
-                        if cas.execute(&mut *tx).await?.rows_affected() == 0 {
-                            let count: i64 = sqlx::query(AssertSqlSafe(job.writer_exists.as_str())).bind(&job.writer).fetch_one(&mut *tx).await?.try_get(0)?;
+                        if cas.execute(&mut *tx).await.db()?.rows_affected() == 0 {
+                            let count: i64 = sqlx::query(AssertSqlSafe(job.writer_exists.as_str())).bind(&job.writer).fetch_one(&mut *tx).await.db()?.try_get(0).db()?;
                             return Err(if count == 0 { CtldbError::WriterNotFound } else { CtldbError::CookieConflict });
                         }
                     }
@@ -158,19 +191,19 @@ async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) {
                                 Bound::Bytes(b) => q.bind(b.as_slice()),
                             };
                         }
-                        q.execute(&mut *tx).await?;
+                        q.execute(&mut *tx).await.db()?;
                     }
                     let mut insert = sqlx::query(AssertSqlSafe(job.insert_ledger.as_str()));
                     for statement in &job.ledger {
                         insert = insert.bind(statement.as_str());
                     }
                     if dialect == Dialect::Mysql {
-                        insert.execute(&mut *tx).await?;
-                        Ok(sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await?.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
+                        insert.execute(&mut *tx).await.db()?;
+                        Ok(sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await.db()?.try_get::<Option<i64>, _>(0).db()?.unwrap_or(0))
                     } else {
                         let mut last = 0;
-                        for row in insert.fetch_all(&mut *tx).await? {
-                            last = last.max(row.try_get::<i64, _>(0)?);
+                        for row in insert.fetch_all(&mut *tx).await.db()? {
+                            last = last.max(row.try_get::<i64, _>(0).db()?);
                         }
                         Ok(last)
                     }
@@ -179,9 +212,9 @@ async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) {
                 if !single {
                     if outcome.is_err() {
                         // Undo this batch only: its rows, ledger entries, cookie and usage.
-                        sqlx::query("ROLLBACK TO SAVEPOINT ctlstore_batch").execute(&mut *tx).await?;
+                        sqlx::query("ROLLBACK TO SAVEPOINT ctlstore_batch").execute(&mut *tx).await.db()?;
                     }
-                    sqlx::query("RELEASE SAVEPOINT ctlstore_batch").execute(&mut *tx).await?;
+                    sqlx::query("RELEASE SAVEPOINT ctlstore_batch").execute(&mut *tx).await.db()?;
                 }
                 let failed = outcome.is_err();
                 outcomes.push(outcome);
@@ -193,21 +226,22 @@ async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) {
             if outcomes.iter().any(Result::is_ok) {
                 // Durable once this commit returns: every successful batch of the group, with
                 // its rows, ledger entries, cookie and usage.
-                tx.commit().await?;
+                tx.commit().await.db()?;
             }
             Ok(())
         }
         .await
     });
-    let failure = committed.err().map(|e| e.to_string());
+    let failure = committed.err();
     let mut outcomes = outcomes.into_iter();
     for (_, reply) in group {
         let answer = match (outcomes.next(), &failure) {
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(seq)), None) => Ok(seq),
-            (_, Some(why)) => Err(CtldbError::Commit(why.clone())),
-            (None, None) => Err(CtldbError::Commit("batch not run".into())),
+            (_, Some(failure)) => Err(failure.share()),
+            (None, None) => Err(CtldbError::internal("batch not run")),
         };
         let _ = reply.send(answer);
     }
+    failure
 }

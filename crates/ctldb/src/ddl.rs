@@ -12,6 +12,7 @@ use ctlstore_ledger as render;
 use ctlstore_schema::{FamilyName, Field, Table, TableName, ldb_table_name};
 use sqlx::{AssertSqlSafe, Row};
 
+use crate::classify::DbResult;
 use crate::error::{is_already_exists, is_unique_violation};
 use crate::{Ctldb, CtldbError, Dialect, on_pool};
 
@@ -23,21 +24,21 @@ pub(crate) const LAST_SEQ: &str = "SELECT MAX(seq) FROM ctlstore_dml_ledger";
 
 /// Begins a transaction that holds the ledger lock. On SQLite `BEGIN IMMEDIATE` takes the
 /// database write lock up front, so two writers never deadlock upgrading a read lock.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! begin_ledger_tx {
     ($p:expr, $dialect:expr) => {{
         let mut tx = if $dialect == $crate::Dialect::Sqlite {
-            $p.begin_with("BEGIN IMMEDIATE").await?
+            $p.begin_with("BEGIN IMMEDIATE").await.db()?
         } else {
-            $p.begin().await?
+            $p.begin().await.db()?
         };
         sqlx::query($crate::ddl::LOCK_LEDGER)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .db()?;
         tx
     }};
 }
+pub(crate) use begin_ledger_tx;
 
 impl Ctldb {
     /// Creates a family. Families gate table creation; they are not replicated.
@@ -48,14 +49,14 @@ impl Ctldb {
         });
         match result {
             Err(e) if is_unique_violation(&e) => Err(CtldbError::FamilyExists),
-            other => Ok(other?),
+            other => Ok(other.db()?),
         }
     }
 
     pub async fn family_exists(&self, family: &FamilyName) -> Result<bool, CtldbError> {
         let sql = self.sql("SELECT COUNT(*) FROM families WHERE name = ?");
         let count: i64 = on_pool!(self.pool(), p => {
-            sqlx::query(AssertSqlSafe(sql.as_str())).bind(family.as_str()).fetch_one(p).await?.try_get(0)?
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(family.as_str()).fetch_one(p).await.db()?.try_get(0).db()?
         });
         Ok(count > 0)
     }
@@ -65,10 +66,10 @@ impl Ctldb {
         Ok(on_pool!(self.pool(), p => {
             sqlx::query("SELECT name FROM families ORDER BY name")
                 .fetch_all(p)
-                .await?
+                .await.db()?
                 .iter()
                 .map(|r| r.try_get::<String, _>(0))
-                .collect::<Result<Vec<_>, _>>()?
+                .collect::<Result<Vec<_>, _>>().db()?
         }))
     }
 
@@ -85,7 +86,7 @@ impl Ctldb {
         let ledger = render::create_table(table, Dialect::Sqlite);
         let ddl = render::create_table(table, self.dialect());
         let seq = self.append_ddl(&ledger, &ddl).await.map_err(|e| match e {
-            CtldbError::Database(db) if is_already_exists(&db) => CtldbError::TableExists,
+            e if e.driver().is_some_and(is_already_exists) => CtldbError::TableExists,
             e => e,
         });
         self.forget_table(&name);
@@ -119,7 +120,7 @@ impl Ctldb {
             let result = self.append_ddl(&ledger, &ddl).await;
             self.forget_table(&name);
             last = result.map_err(|e| match e {
-                CtldbError::Database(db) if is_already_exists(&db) => {
+                e if e.driver().is_some_and(is_already_exists) => {
                     CtldbError::ColumnExists(field.name.to_string())
                 }
                 e => e,
@@ -160,11 +161,11 @@ impl Ctldb {
         let dialect = self.dialect();
         Ok(on_pool!(self.pool(), p => {
             let mut tx = begin_ledger_tx!(p, dialect);
-            sqlx::query(AssertSqlSafe(dml)).execute(&mut *tx).await?;
-            sqlx::query(AssertSqlSafe(insert.as_str())).bind(ledger).execute(&mut *tx).await?;
-            let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await?.try_get(0)?;
+            sqlx::query(AssertSqlSafe(dml)).execute(&mut *tx).await.db()?;
+            sqlx::query(AssertSqlSafe(insert.as_str())).bind(ledger).execute(&mut *tx).await.db()?;
+            let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await.db()?.try_get(0).db()?;
             // Durable once this commit returns: the rows are gone and the ledger says so.
-            tx.commit().await?;
+            tx.commit().await.db()?;
             seq.unwrap_or(0)
         }))
     }
@@ -190,7 +191,7 @@ impl Ctldb {
         let (ledger, ddl) = (ledger.to_string(), ddl.to_string());
         tokio::spawn(async move { this.append_ddl_to_the_end(&ledger, &ddl).await })
             .await
-            .map_err(|e| CtldbError::Commit(format!("the schema change task failed: {e}")))?
+            .map_err(|e| CtldbError::internal(format!("the schema change task failed: {e}")))?
     }
 
     async fn append_ddl_to_the_end(&self, ledger: &str, ddl: &str) -> Result<i64, CtldbError> {
@@ -199,20 +200,20 @@ impl Ctldb {
         Ok(on_pool!(self.pool(), p => {
             // MySQL: the DDL's own connection is taken before the ledger lock, so writers queued
             // on the lock cannot exhaust the pool while we wait for it.
-            let mut ddl_conn = if dialect == Dialect::Mysql { Some(p.acquire().await?) } else { None };
+            let mut ddl_conn = if dialect == Dialect::Mysql { Some(p.acquire().await.db()?) } else { None };
             let mut tx = begin_ledger_tx!(p, dialect);
-            sqlx::query(AssertSqlSafe(insert.as_str())).bind(ledger).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(insert.as_str())).bind(ledger).execute(&mut *tx).await.db()?;
             if let Some(conn) = ddl_conn.as_mut() {
                 // DDL would commit our transaction: run it elsewhere while we hold the lock,
                 // and commit the ledger row only if it worked.
-                sqlx::query(AssertSqlSafe(ddl)).execute(&mut **conn).await?;
+                sqlx::query(AssertSqlSafe(ddl)).execute(&mut **conn).await.db()?;
             } else {
-                sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+                sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await.db()?;
             }
-            let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await?.try_get(0)?;
+            let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await.db()?.try_get(0).db()?;
             // Durable once this commit returns: the ledger row (and, except on MySQL, the DDL
             // with it; MySQL's DDL committed on its own when it ran).
-            tx.commit().await?;
+            tx.commit().await.db()?;
             seq.unwrap_or(0)
         }))
     }

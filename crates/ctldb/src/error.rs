@@ -1,6 +1,15 @@
 //! The ctldb's error type. Each variant says what the caller can do: fix the request (names,
-//! schema, values, sizes), retry later (conflicts on the cookie), or report an outage
-//! (`Database`).
+//! schema, values, sizes, and [`CtldbError::Rejected`]: a constraint of the database), retry
+//! later ([`CtldbError::Unavailable`], cookie conflicts, rate limits), or report a fault
+//! ([`CtldbError::Internal`]).
+//!
+//! Database errors are classified here, in the one crate that sees them (`classify.rs` reads
+//! each backend's codes); the driver's error stays inside a [`DbFault`], reachable as the
+//! `source()` chain but not as a type, so no caller ever matches on the driver.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use ctlstore_schema::{NameError, SchemaError};
 
@@ -50,10 +59,33 @@ pub enum CtldbError {
     Unsupported { field: String, reason: String },
     #[error("ctldb schema version {found} is newer than this binary understands ({known})")]
     SchemaTooNew { found: i64, known: i64 },
-    #[error("the ctldb could not commit: {0}")]
-    Commit(String),
-    #[error("ctldb error: {0}")]
-    Database(#[from] sqlx::Error),
+    /// The ctldb cannot be reached or cannot take the work now: connection refused, reset or
+    /// closed, no connection free in time, an operation over its deadline, the server shutting
+    /// down, out of connections, a deadlock or lock timeout, an I/O error. Retry later. A write
+    /// that failed this way was not acknowledged; it may or may not have committed (the
+    /// connection can die during COMMIT), which is what the writer's cookie is for.
+    #[error("the ctldb is unavailable: {source}")]
+    Unavailable {
+        #[source]
+        source: DbFault,
+    },
+    /// The ctldb refused the data: a constraint (unique or primary key, not null, check, foreign
+    /// key) or a value the column cannot hold (too long, out of range). Fix the request.
+    /// `field` is the column, when the database names one.
+    #[error("the ctldb refused the data: {reason}")]
+    Rejected {
+        field: Option<String>,
+        reason: String,
+        #[source]
+        source: DbFault,
+    },
+    /// Anything else the database or this crate reports: a fault to investigate, not the
+    /// request's.
+    #[error("ctldb error: {source}")]
+    Internal {
+        #[source]
+        source: DbFault,
+    },
 }
 
 impl CtldbError {
@@ -70,6 +102,112 @@ impl CtldbError {
             CtldbError::ColumnExists(f) => Some(f),
             CtldbError::WriterNotFound | CtldbError::WriterExists => Some("writer"),
             CtldbError::CookieConflict => Some("check_cookie"),
+            CtldbError::Rejected { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the ctldb is unreachable or overloaded (retrying later may succeed).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, CtldbError::Unavailable { .. })
+    }
+
+    /// An operation that did not finish within `after`.
+    pub(crate) fn timed_out(what: &'static str, after: Duration) -> CtldbError {
+        CtldbError::Unavailable {
+            source: DbFault::new(Cause::TimedOut { what, after }),
+        }
+    }
+
+    /// A fault of this crate's own machinery (a task that stopped), not the database's.
+    pub(crate) fn internal(what: impl Into<String>) -> CtldbError {
+        CtldbError::Internal {
+            source: DbFault::new(Cause::Other(what.into())),
+        }
+    }
+
+    /// The driver's error behind a database failure, for this crate's own checks.
+    pub(crate) fn driver(&self) -> Option<&sqlx::Error> {
+        match self {
+            CtldbError::Unavailable { source }
+            | CtldbError::Rejected { source, .. }
+            | CtldbError::Internal { source } => match source.0.as_ref() {
+                Cause::Driver(e) => Some(e),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The same error again, for each batch of a group commit that failed as a whole. Only
+    /// database failures are shared that way; anything else becomes `Internal` with its text.
+    pub(crate) fn share(&self) -> CtldbError {
+        match self {
+            CtldbError::Unavailable { source } => CtldbError::Unavailable {
+                source: source.clone(),
+            },
+            CtldbError::Rejected {
+                field,
+                reason,
+                source,
+            } => CtldbError::Rejected {
+                field: field.clone(),
+                reason: reason.clone(),
+                source: source.clone(),
+            },
+            CtldbError::Internal { source } => CtldbError::Internal {
+                source: source.clone(),
+            },
+            other => CtldbError::internal(other.to_string()),
+        }
+    }
+}
+
+/// The failure behind [`CtldbError::Unavailable`], [`CtldbError::Rejected`] and
+/// [`CtldbError::Internal`]: it displays the database's (or driver's) message, and its
+/// `source()` is the driver's own cause (an I/O error, say). Cheap to clone: one failed group
+/// commit answers every batch in it with the same fault.
+#[derive(Clone)]
+pub struct DbFault(Arc<Cause>);
+
+pub(crate) enum Cause {
+    /// The driver's error, kept whole.
+    Driver(sqlx::Error),
+    /// An operation that ran past its deadline.
+    TimedOut { what: &'static str, after: Duration },
+    /// A failure of our own machinery.
+    Other(String),
+}
+
+impl DbFault {
+    pub(crate) fn new(cause: Cause) -> DbFault {
+        DbFault(Arc::new(cause))
+    }
+}
+
+impl fmt::Display for DbFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_ref() {
+            Cause::Driver(e) => write!(f, "{e}"),
+            Cause::TimedOut { what, after } => write!(f, "{what} took longer than {after:?}"),
+            Cause::Other(what) => f.write_str(what),
+        }
+    }
+}
+
+impl fmt::Debug for DbFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_ref() {
+            Cause::Driver(e) => write!(f, "DbFault({e:?})"),
+            _ => write!(f, "DbFault({self})"),
+        }
+    }
+}
+
+impl std::error::Error for DbFault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.0.as_ref() {
+            Cause::Driver(e) => std::error::Error::source(e),
             _ => None,
         }
     }

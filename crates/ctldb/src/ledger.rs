@@ -3,6 +3,7 @@
 use ctlstore_ledger::LedgerEntry;
 use sqlx::{AssertSqlSafe, Row};
 
+use crate::classify::DbResult;
 use crate::{Ctldb, CtldbError, Dialect, on_pool};
 
 impl Ctldb {
@@ -27,7 +28,7 @@ impl Ctldb {
                 .bind(after)
                 .bind(limit)
                 .fetch_all(p)
-                .await?
+                .await.db()?
                 .iter()
                 .map(|r| {
                     Ok(LedgerEntry {
@@ -36,7 +37,7 @@ impl Ctldb {
                         statement: r.try_get(2)?,
                     })
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
+                .collect::<Result<Vec<_>, sqlx::Error>>().db()?
         }))
     }
 
@@ -44,7 +45,7 @@ impl Ctldb {
     pub async fn max_seq(&self) -> Result<i64, CtldbError> {
         let sql = format!("SELECT MAX(seq) FROM {}", self.inner.ledger_table);
         let seq: Option<i64> = on_pool!(self.pool(), p => {
-            sqlx::query(AssertSqlSafe(sql.as_str())).fetch_one(p).await?.try_get(0)?
+            sqlx::query(AssertSqlSafe(sql.as_str())).fetch_one(p).await.db()?.try_get(0).db()?
         });
         Ok(seq.unwrap_or(0))
     }
@@ -57,7 +58,7 @@ impl Ctldb {
     pub async fn append_raw_ledger_for_tests(&self, statement: &str) -> Result<i64, CtldbError> {
         let sql = self.sql(crate::ddl::INSERT_LEDGER);
         on_pool!(self.pool(), p => {
-            sqlx::query(AssertSqlSafe(sql.as_str())).bind(statement).execute(p).await?;
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(statement).execute(p).await.db()?;
         });
         self.max_seq().await
     }

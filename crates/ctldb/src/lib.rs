@@ -17,10 +17,12 @@
 
 mod backend;
 mod catalog;
+mod classify;
 mod commit;
 mod ddl;
 mod dsn;
 mod error;
+mod go_dsn;
 mod ledger;
 mod limits;
 mod migrate;
@@ -34,14 +36,17 @@ use std::sync::{Arc, RwLock};
 pub use backend::CtldbOptions;
 pub use ctlstore_schema::Dialect;
 pub use dsn::{CtldbUrl, parse_ctldb_url};
-pub use error::CtldbError;
+pub use error::{CtldbError, DbFault};
 pub use limits::{TableLimit, WriterOverride, WriterRateLimit, rows_per_minute};
 pub use migrate::mysql_schema;
 pub use mutate::{AppliedBatch, Mutation, MutationRequest};
 pub use writers::{SecretHashScheme, initial_cookie};
 
 use backend::Pool;
+pub(crate) use backend::on_pool;
+use classify::DbResult;
 use ctlstore_schema::Table;
+pub(crate) use ddl::begin_ledger_tx;
 
 /// A handle on the ctldb. Cheap to clone; all clones share one connection pool and one schema
 /// cache.
@@ -80,7 +85,7 @@ impl Ctldb {
         let run_migrations = options.run_migrations;
         let db = Ctldb {
             inner: Arc::new(Inner {
-                committer: commit::Committer::start(pool.clone()),
+                committer: commit::Committer::start(pool.clone(), options.commit_timeout),
                 pool,
                 ledger_table: options.ledger_table,
                 schemas: RwLock::new(HashMap::new()),
@@ -100,9 +105,16 @@ impl Ctldb {
     /// Checks that the database answers (for health endpoints).
     pub async fn ping(&self) -> Result<(), CtldbError> {
         on_pool!(&self.inner.pool, p => {
-            sqlx::query("SELECT 1").execute(p).await?;
+            sqlx::query("SELECT 1").execute(p).await.db()?;
         });
         Ok(())
+    }
+
+    /// Completes if the group committer, the task every mutation batch goes through, ends (it
+    /// only does by panicking): from then on every write fails, and a service should say so
+    /// and stop.
+    pub async fn committer_stopped(&self) {
+        self.inner.committer.stopped().await
     }
 
     /// Closes every connection; pending work finishes first.

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use ctlstore_schema::{FamilyName, TableName, WriterName, ldb_table_name};
 use sqlx::{AssertSqlSafe, Row};
 
+use crate::classify::DbResult;
 use crate::{Ctldb, CtldbError, Dialect, on_pool};
 
 /// A writer's budget for one mutation request, checked inside the mutation transaction.
@@ -75,10 +76,10 @@ impl Ctldb {
         Ok(on_pool!(self.pool(), p => {
             sqlx::query("SELECT family_name, table_name, warn_size_bytes, max_size_bytes FROM max_table_sizes ORDER BY family_name, table_name")
                 .fetch_all(p)
-                .await?
+                .await.db()?
                 .iter()
                 .map(|r| Ok(TableLimit { family: r.try_get(0)?, table: r.try_get(1)?, warn_size_bytes: r.try_get(2)?, max_size_bytes: r.try_get(3)? }))
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
+                .collect::<Result<Vec<_>, sqlx::Error>>().db()?
         }))
     }
 
@@ -97,7 +98,7 @@ impl Ctldb {
             _ => "REPLACE INTO max_table_sizes (family_name, table_name, warn_size_bytes, max_size_bytes) VALUES (?, ?, ?, ?)",
         });
         on_pool!(self.pool(), p => {
-            sqlx::query(AssertSqlSafe(sql.as_str())).bind(family.as_str()).bind(table.as_str()).bind(warn).bind(max).execute(p).await?;
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(family.as_str()).bind(table.as_str()).bind(warn).bind(max).execute(p).await.db()?;
         });
         Ok(())
     }
@@ -110,7 +111,7 @@ impl Ctldb {
     ) -> Result<(), CtldbError> {
         let sql = self.sql("DELETE FROM max_table_sizes WHERE family_name = ? AND table_name = ?");
         let deleted = on_pool!(self.pool(), p => {
-            sqlx::query(AssertSqlSafe(sql.as_str())).bind(family.as_str()).bind(table.as_str()).execute(p).await?.rows_affected()
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(family.as_str()).bind(table.as_str()).execute(p).await.db()?.rows_affected()
         });
         if deleted == 0 {
             return Err(CtldbError::LimitNotFound(format!(
@@ -126,10 +127,10 @@ impl Ctldb {
         Ok(on_pool!(self.pool(), p => {
             sqlx::query("SELECT writer_name, max_rows_per_minute FROM max_writer_rates ORDER BY writer_name")
                 .fetch_all(p)
-                .await?
+                .await.db()?
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
+                .collect::<Result<Vec<_>, sqlx::Error>>().db()?
         }))
     }
 
@@ -151,7 +152,7 @@ impl Ctldb {
             _ => "REPLACE INTO max_writer_rates (writer_name, max_rows_per_minute) VALUES (?, ?)",
         });
         on_pool!(self.pool(), p => {
-            sqlx::query(AssertSqlSafe(sql.as_str())).bind(writer.as_str()).bind(rows_per_minute).execute(p).await?;
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(writer.as_str()).bind(rows_per_minute).execute(p).await.db()?;
         });
         Ok(())
     }
@@ -160,7 +161,7 @@ impl Ctldb {
     pub async fn delete_writer_limit(&self, writer: &WriterName) -> Result<(), CtldbError> {
         let sql = self.sql("DELETE FROM max_writer_rates WHERE writer_name = ?");
         let deleted = on_pool!(self.pool(), p => {
-            sqlx::query(AssertSqlSafe(sql.as_str())).bind(writer.as_str()).execute(p).await?.rows_affected()
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(writer.as_str()).execute(p).await.db()?.rows_affected()
         });
         if deleted == 0 {
             return Err(CtldbError::LimitNotFound(format!(
@@ -174,7 +175,7 @@ impl Ctldb {
     pub async fn delete_writer_usage_before(&self, before_bucket: i64) -> Result<u64, CtldbError> {
         let sql = self.sql("DELETE FROM writer_usage WHERE bucket < ?");
         Ok(on_pool!(self.pool(), p => {
-            sqlx::query(AssertSqlSafe(sql.as_str())).bind(before_bucket).execute(p).await?.rows_affected()
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(before_bucket).execute(p).await.db()?.rows_affected()
         }))
     }
 
@@ -196,10 +197,10 @@ impl Ctldb {
         let rows: Vec<(String, Option<i64>)> = on_pool!(self.pool(), p => {
             sqlx::query(sql)
                 .fetch_all(p)
-                .await?
+                .await.db()?
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
+                .collect::<Result<Vec<_>, sqlx::Error>>().db()?
         });
         Ok(rows
             .into_iter()

@@ -8,6 +8,7 @@
 
 use sqlx::{Acquire, AssertSqlSafe, Row};
 
+use crate::classify::DbResult;
 use crate::{Ctldb, CtldbError, Dialect, on_pool};
 
 struct Migration {
@@ -79,20 +80,20 @@ pub(crate) async fn run(db: &Ctldb) -> Result<(), CtldbError> {
         Dialect::Postgres => "INSERT INTO ctlstore_schema_migrations (version, description) VALUES (?, ?) ON CONFLICT DO NOTHING",
     });
     on_pool!(db.pool(), p => {
-        let mut conn = p.acquire().await?;
+        let mut conn = p.acquire().await.db()?;
         let (lock, unlock) = match dialect {
             Dialect::Sqlite => ("BEGIN IMMEDIATE", "COMMIT"),
             Dialect::Mysql => ("SELECT GET_LOCK('ctlstore_migrate', 60)", "SELECT RELEASE_LOCK('ctlstore_migrate')"),
             Dialect::Postgres => ("SELECT pg_advisory_lock(4242424242)", "SELECT pg_advisory_unlock(4242424242)"),
         };
-        sqlx::query(lock).execute(&mut *conn).await?;
+        sqlx::query(lock).execute(&mut *conn).await.db()?;
         let result: Result<(), CtldbError> = async {
-            let c = conn.acquire().await?;
-            sqlx::query(create_versions).execute(&mut *c).await?;
+            let c = conn.acquire().await.db()?;
+            sqlx::query(create_versions).execute(&mut *c).await.db()?;
             let found: Option<i64> = sqlx::query("SELECT MAX(version) FROM ctlstore_schema_migrations")
                 .fetch_one(&mut *c)
-                .await?
-                .try_get(0)?;
+                .await.db()?
+                .try_get(0).db()?;
             let found = found.unwrap_or(0);
             if found > CURRENT_VERSION {
                 return Err(CtldbError::SchemaTooNew { found, known: CURRENT_VERSION });
@@ -104,13 +105,13 @@ pub(crate) async fn run(db: &Ctldb) -> Result<(), CtldbError> {
                     Dialect::Postgres => m.postgres,
                 };
                 for statement in statements {
-                    sqlx::query(AssertSqlSafe(*statement)).execute(&mut *c).await?;
+                    sqlx::query(AssertSqlSafe(*statement)).execute(&mut *c).await.db()?;
                 }
                 sqlx::query(AssertSqlSafe(record.as_str()))
                     .bind(m.version)
                     .bind(m.description)
                     .execute(&mut *c)
-                    .await?;
+                    .await.db()?;
                 tracing::info!(version = m.version, description = m.description, "ctldb migrated");
             }
             Ok(())
@@ -120,7 +121,7 @@ pub(crate) async fn run(db: &Ctldb) -> Result<(), CtldbError> {
         let unlock = if dialect == Dialect::Sqlite && result.is_err() { "ROLLBACK" } else { unlock };
         let released = sqlx::query(unlock).execute(&mut *conn).await;
         result?;
-        released?;
+        released.db()?;
     });
     Ok(())
 }

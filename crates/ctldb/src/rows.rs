@@ -4,6 +4,7 @@
 use ctlstore_schema::{FamilyName, FieldType, TableName, Value};
 use sqlx::{AssertSqlSafe, Row};
 
+use crate::classify::DbResult;
 use crate::{Ctldb, CtldbError, on_pool};
 
 impl Ctldb {
@@ -29,16 +30,16 @@ impl Ctldb {
         );
         let types: Vec<FieldType> = t.fields.iter().map(|f| f.field_type).collect();
         Ok(on_pool!(self.pool(), p => {
-            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).fetch_all(p).await?;
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).fetch_all(p).await.db()?;
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {
                 let mut values = Vec::with_capacity(types.len());
                 for (i, field_type) in types.iter().enumerate() {
                     let value = match field_type {
-                        FieldType::Integer => row.try_get::<Option<i64>, _>(i)?.map(Value::Integer),
-                        FieldType::Decimal => row.try_get::<Option<f64>, _>(i)?.map(Value::Real),
-                        FieldType::String | FieldType::Text => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
-                        FieldType::Binary | FieldType::Bytestring => row.try_get::<Option<Vec<u8>>, _>(i)?.map(Value::Bytes),
+                        FieldType::Integer => row.try_get::<Option<i64>, _>(i).db()?.map(Value::Integer),
+                        FieldType::Decimal => row.try_get::<Option<f64>, _>(i).db()?.map(Value::Real),
+                        FieldType::String | FieldType::Text => row.try_get::<Option<String>, _>(i).db()?.map(Value::Text),
+                        FieldType::Binary | FieldType::Bytestring => row.try_get::<Option<Vec<u8>>, _>(i).db()?.map(Value::Bytes),
                     };
                     values.push(value.unwrap_or(Value::Null));
                 }

@@ -12,6 +12,7 @@ use ctlstore_schema::{WriterName, WriterSecret};
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Row};
 
+use crate::classify::DbResult;
 use crate::error::is_unique_violation;
 use crate::{Ctldb, CtldbError, on_pool};
 
@@ -146,9 +147,9 @@ impl Ctldb {
             // Another executive registered it at the same moment: same rules as above.
             Err(e) if is_unique_violation(&e) => match self.stored_secret(writer).await? {
                 Some(stored) => self.check_existing(&stored, secret),
-                None => Err(e.into()),
+                None => Err(crate::classify::classify(e)),
             },
-            other => Ok(other?),
+            other => Ok(other.db()?),
         }
     }
 
@@ -163,8 +164,8 @@ impl Ctldb {
     async fn stored_secret(&self, writer: &WriterName) -> Result<Option<String>, CtldbError> {
         let sql = self.sql("SELECT secret FROM mutators WHERE writer = ?");
         Ok(on_pool!(self.pool(), p => {
-            match sqlx::query(AssertSqlSafe(sql.as_str())).bind(writer.as_str()).fetch_optional(p).await? {
-                Some(row) => row.try_get::<Option<String>, _>(0)?,
+            match sqlx::query(AssertSqlSafe(sql.as_str())).bind(writer.as_str()).fetch_optional(p).await.db()? {
+                Some(row) => row.try_get::<Option<String>, _>(0).db()?,
                 None => None,
             }
         }))
@@ -208,8 +209,8 @@ impl Ctldb {
     pub async fn cookie(&self, writer: &WriterName) -> Result<Vec<u8>, CtldbError> {
         let sql = self.sql("SELECT cookie FROM mutators WHERE writer = ?");
         let cookie: Option<Option<Vec<u8>>> = on_pool!(self.pool(), p => {
-            match sqlx::query(AssertSqlSafe(sql.as_str())).bind(writer.as_str()).fetch_optional(p).await? {
-                Some(row) => Some(row.try_get::<Option<Vec<u8>>, _>(0)?),
+            match sqlx::query(AssertSqlSafe(sql.as_str())).bind(writer.as_str()).fetch_optional(p).await.db()? {
+                Some(row) => Some(row.try_get::<Option<Vec<u8>>, _>(0).db()?),
                 None => None,
             }
         });
@@ -225,7 +226,7 @@ impl Ctldb {
         }
         let sql = self.sql("UPDATE mutators SET cookie = ?, clock = clock + 1 WHERE writer = ?");
         let updated = on_pool!(self.pool(), p => {
-            sqlx::query(AssertSqlSafe(sql.as_str())).bind(cookie).bind(writer.as_str()).execute(p).await?.rows_affected()
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(cookie).bind(writer.as_str()).execute(p).await.db()?.rows_affected()
         });
         if updated == 0 {
             Err(CtldbError::WriterNotFound)

@@ -162,7 +162,7 @@ pub fn ldb_read_key(args: &crate::flags::LdbReadKeyArgs) -> anyhow::Result<()> {
         eprintln!("not found");
         std::process::exit(1);
     };
-    println!("{}", ctlstore_reader::json::row_to_json(row));
+    println!("{}", ctlstore_reader::json::row_json(&row));
     Ok(())
 }
 

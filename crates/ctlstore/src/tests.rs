@@ -30,6 +30,17 @@ fn ctlstore_command_lines_parse() {
     assert_eq!(m.ldb_paths, ["/a/ldb.db", "/a/ldb-2.db"]);
     let configs = m.configs().expect("configs");
     assert_eq!(configs[1].ldb_path, std::path::Path::new("/a/ldb-2.db"));
+    let with_changelog = line("ctlstore multi-reflector -multi-reflector.ldb-paths [/a/ldb.db,/a/ldb-2.db] -upstream-driver sqlite3 -upstream-dsn /c.db -changelog-path /a/changelog")
+        .expect("multi-reflector");
+    let Command::MultiReflector(m) = with_changelog.command else {
+        panic!("not multi-reflector")
+    };
+    let configs = m.configs().expect("configs");
+    assert!(
+        configs[0].ldb.changelog.is_some(),
+        "the first copy writes the changelog"
+    );
+    assert!(configs[1].ldb.changelog.is_none(), "only the first");
 }
 
 #[test]

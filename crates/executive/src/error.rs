@@ -1,8 +1,11 @@
 //! The one place where errors become HTTP responses: a status and a JSON body
 //! `{"error": "...", "field": "..."}`. ctlstore's 2xx and 4xx codes are kept; the cases it
-//! answers with 500 although the request was at fault get the right 4xx here.
+//! answers with 500 although the request was at fault get the right 4xx here: a database
+//! constraint the data broke is a 400 (the ctldb crate classifies its own errors, for every
+//! backend), a ctldb that cannot be reached a 503 with `Retry-After`, and only a fault of ours
+//! or the database's a 500.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ctlstore_ctldb::CtldbError;
 use serde_json::json;
@@ -13,6 +16,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds for a `Retry-After` header (503s the client should retry).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -21,6 +26,7 @@ impl ApiError {
             status,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -47,7 +53,8 @@ impl From<CtldbError> for ApiError {
             | CtldbError::TooManyMutations { .. }
             | CtldbError::NoMutations
             | CtldbError::DmlTooLarge { .. }
-            | CtldbError::Unsupported { .. } => StatusCode::BAD_REQUEST,
+            | CtldbError::Unsupported { .. }
+            | CtldbError::Rejected { .. } => StatusCode::BAD_REQUEST,
             CtldbError::FamilyNotFound(_)
             | CtldbError::TableNotFound(_)
             | CtldbError::LimitNotFound(_) => StatusCode::NOT_FOUND,
@@ -58,13 +65,15 @@ impl From<CtldbError> for ApiError {
             | CtldbError::CookieConflict => StatusCode::CONFLICT,
             CtldbError::WriterNotFound => StatusCode::UNAUTHORIZED,
             CtldbError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            CtldbError::Database(db) => return database_error(db, &e),
-            CtldbError::Commit(_) => {
-                tracing::warn!(error = %e, "ctldb commit failed");
-                StatusCode::SERVICE_UNAVAILABLE
+            CtldbError::Unavailable { .. } => {
+                tracing::warn!(error = %e, "ctldb unavailable");
+                return ApiError::ctldb_unavailable(&e);
             }
-            CtldbError::InvalidUrl(_) | CtldbError::SchemaTooNew { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
+            CtldbError::Internal { .. }
+            | CtldbError::InvalidUrl(_)
+            | CtldbError::SchemaTooNew { .. } => {
+                tracing::error!(error = %e, "ctldb error");
+                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal ctldb error");
             }
         };
         let field = e.field().map(String::from);
@@ -72,39 +81,27 @@ impl From<CtldbError> for ApiError {
             status,
             message: e.to_string(),
             field,
+            retry_after: None,
         }
     }
 }
 
-/// A data or constraint error from the database is the request's fault (400); a connection
-/// problem means the ctldb is unavailable (503: writes fail fast, readers carry on); anything
-/// else is ours (500, logged).
-fn database_error(db: &sqlx::Error, e: &CtldbError) -> ApiError {
-    match db {
-        sqlx::Error::Database(d) => {
-            let code = d.code().map(|c| c.to_string()).unwrap_or_default();
-            if code.starts_with("22") || code.starts_with("23") {
-                return ApiError::bad_request(format!(
-                    "the ctldb refused the data: {}",
-                    d.message()
-                ));
-            }
-            tracing::error!(error = %e, "ctldb error");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal ctldb error")
-        }
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => {
-            tracing::warn!(error = %e, "ctldb unavailable");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ctldb unavailable")
-        }
-        _ => {
-            tracing::error!(error = %e, "ctldb error");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal ctldb error")
+impl ApiError {
+    /// 503 naming the ctldb (`"field": "ctldb"`), with `Retry-After`: writes fail fast while
+    /// the ctldb is down, and the client knows to come back.
+    pub fn ctldb_unavailable(e: &CtldbError) -> ApiError {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: e.to_string(),
+            field: Some("ctldb".into()),
+            retry_after: Some(RETRY_AFTER_SECONDS),
         }
     }
 }
+
+/// `Retry-After` on a 503: the ctldb is retried on every request, so a second is enough to
+/// notice it is back, and short enough not to add to an outage.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -112,7 +109,13 @@ impl IntoResponse for ApiError {
             Some(f) => json!({"error": self.message, "field": f}),
             None => json!({"error": self.message}),
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -44,11 +44,22 @@ impl LedgerFeed {
     pub async fn follow_ctldb(&self, ctldb: &Ctldb, interval: Duration) {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Logged when it starts and stops failing, not on every tick of an outage.
+        let mut failing = false;
         loop {
             tick.tick().await;
             match ctldb.max_seq().await {
-                Ok(seq) => self.publish(seq),
-                Err(e) => tracing::warn!(error = %e, "poll ledger head"),
+                Ok(seq) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!(seq, "ledger head readable again");
+                    }
+                    self.publish(seq);
+                }
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "poll ledger head");
+                }
+                Err(_) => {}
             }
         }
     }

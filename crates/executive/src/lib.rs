@@ -18,16 +18,18 @@ pub mod openapi;
 mod routes;
 mod sizes;
 mod state;
+mod supervise;
 mod usage_cleanup;
 mod writer_limits;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use ctlstore_ctldb::SecretHashScheme;
 pub use error::ApiError;
-pub use routes::router;
+pub use routes::{FEED_KEEPALIVE, router};
+pub use supervise::TaskFailure;
 use tokio::net::TcpListener;
 
 /// Everything the executive needs to run. Defaults are ctlstore's.
@@ -59,6 +61,12 @@ pub struct Config {
     pub max_ledger_wait: Duration,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Fault injection for tests: the background task of this name (`ledger head poller`,
+    /// `table sizer`, `writer usage cleanup`, `writer limit refresh`, `ctldb group committer`)
+    /// panics as soon as it starts, so a test can watch the executive notice
+    /// (`tests/supervision.rs`). Always `None` in service.
+    #[doc(hidden)]
+    pub fault_stop_task: Option<String>,
 }
 
 impl Default for Config {
@@ -77,39 +85,92 @@ impl Default for Config {
             ledger_poll_interval: Duration::from_millis(200),
             max_ledger_wait: Duration::from_secs(60),
             max_body_bytes: ctlstore_schema::limits::MAX_REQUEST_BODY_BYTES,
+            fault_stop_task: None,
         }
+    }
+}
+
+impl Config {
+    /// Refuses settings the executive cannot run with, naming the setting: a zero interval
+    /// would panic its task, a zero timeout would refuse every request.
+    pub fn validate(&self) -> Result<(), ExecutiveError> {
+        let positive = [
+            ("handler_timeout", self.handler_timeout),
+            ("table_size_refresh", self.table_size_refresh),
+            ("ledger_poll_interval", self.ledger_poll_interval),
+            ("writer_limit_period", self.writer_limit_period),
+        ];
+        for (setting, value) in positive {
+            if value.is_zero() {
+                return Err(ExecutiveError::Config {
+                    setting,
+                    reason: "must be greater than zero".into(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
 /// Why the executive could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutiveError {
+    #[error("invalid setting {setting}: {reason}")]
+    Config {
+        setting: &'static str,
+        reason: String,
+    },
     #[error("open the ctldb: {0}")]
     Ctldb(#[from] ctlstore_ctldb::CtldbError),
     #[error("serve HTTP: {0}")]
     Serve(#[from] std::io::Error),
+    /// A background task ended; the executive shut down rather than serve without it.
+    #[error("{0}")]
+    TaskStopped(TaskFailure),
 }
 
 /// Runs the executive on `listener` until `shutdown` completes, then drains requests (waiting
-/// long-polls are answered at once) and returns.
+/// long-polls are answered at once) and returns. If a background task ends first, the
+/// executive logs it, reports unhealthy, drains the same way and returns
+/// [`ExecutiveError::TaskStopped`].
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ExecutiveError> {
+    config.validate()?;
     let ctldb = ctlstore_ctldb::Ctldb::connect(&config.ctldb_url, Default::default()).await?;
     let state = state::AppState::new(ctldb.clone(), config);
-    let background = state.start_background_tasks();
+    let mut background = state.start_background_tasks();
     let app = router(state.clone());
+    let (failed, on_failure) = tokio::sync::oneshot::channel::<()>();
     let stopping = state.clone();
-    let result = axum::serve(listener, app)
+    let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            shutdown.await;
+            tokio::select! {
+                _ = shutdown => {}
+                _ = on_failure => {}
+            }
             stopping.begin_shutdown();
         })
-        .await;
+        .into_future();
+    tokio::pin!(server);
+    let supervise = async {
+        let failure = background.first_failure().await;
+        tracing::error!(task = failure.task, reason = %failure.reason, "background task stopped: the executive reports unhealthy and shuts down");
+        state.record_failure(&failure);
+        let _ = failed.send(());
+        failure
+    };
+    let (result, failure) = tokio::select! {
+        result = &mut server => (result, None),
+        failure = supervise => (server.await, Some(failure)),
+    };
     background.abort();
     ctldb.close().await;
+    if let Some(failure) = failure {
+        return Err(ExecutiveError::TaskStopped(failure));
+    }
     result.map_err(ExecutiveError::from)
 }
 

@@ -207,17 +207,17 @@ fn doc(method: &str, path: &str) -> Doc {
                 ),
             ],
             ..d(
-                "Ledger entries after a seq, in order; a long-poll when `wait` is given.",
+                "Ledger entries after a seq, in order; a long-poll when `wait` is given. While it waits, the body starts with one space per second (a keepalive; JSON allows leading whitespace); an error after the 200 went out is the body `{\"error\": ...}`.",
                 None,
                 json_ok(reference("LedgerPage")),
-                &[400, 503],
+                &[400],
                 false,
             )
         },
         ("GET", "/ledger/stream") => Doc {
             query: &[("after", "Start after this seq (default 0).")],
             ..d(
-                "Ledger entries after a seq as newline-delimited JSON, followed forever; `{\"head\": N}` lines keep an idle stream alive.",
+                "Ledger entries after a seq as newline-delimited JSON, followed forever; an idle stream sends a `{\"head\": N}` line every second.",
                 None,
                 json!({"description": "A stream of LedgerEntry lines.", "content": {"application/x-ndjson": {"schema": reference("LedgerEntry")}}}),
                 &[400],
@@ -225,7 +225,7 @@ fn doc(method: &str, path: &str) -> Doc {
             )
         },
         ("GET", "/healthz") => d(
-            "Healthy when the ctldb answers: `{\"status\": \"ok\", \"ctldb\": dialect, \"ledger_head\": seq}`; 503 with `{\"status\": \"unhealthy\", \"error\": ...}` when it does not.",
+            "Healthy when the ctldb answers and every background task runs: `{\"status\": \"ok\", \"ctldb\": \"up\", \"dialect\": ..., \"ledger_head\": seq}`; else 503 with `\"status\": \"unhealthy\"`, `\"ctldb\": \"down\"` or `\"stopped_task\"`, and `\"error\"`.",
             None,
             json_ok(json!({"type": "object"})),
             &[503],
@@ -301,6 +301,9 @@ fn components() -> Value {
     })
 }
 
+/// The routes that answer without the ctldb (every other one can answer 503).
+const WITHOUT_CTLDB: &[&str] = &["/status", "/metrics", "/openapi.json", "/healthz"];
+
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -323,6 +326,16 @@ pub fn document() -> Value {
             responses.insert(
                 code.to_string(),
                 json!({"description": "Error", "content": {"application/json": {"schema": reference("Error")}}}),
+            );
+        }
+        if !WITHOUT_CTLDB.contains(path) {
+            responses.insert(
+                "503".into(),
+                json!({
+                    "description": "The ctldb is unavailable (`\"field\": \"ctldb\"`) or the handler timed out: retry after `Retry-After` seconds. Answered within about a second of the ctldb going away.",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    "content": {"application/json": {"schema": reference("Error")}},
+                }),
             );
         }
         let mut op =

@@ -1,14 +1,14 @@
-//! The executive's shared state and its background tasks.
+//! The executive's shared state and its background tasks (supervised: `supervise.rs`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ctlstore_ctldb::Ctldb;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use crate::Config;
 use crate::feed::LedgerFeed;
 use crate::sizes::TableSizer;
+use crate::supervise::{BackgroundTasks, TaskFailure};
 use crate::writer_limits::WriterOverrides;
 
 /// Cheap to clone: an `Arc` around [`Inner`].
@@ -22,15 +22,8 @@ pub(crate) struct Inner {
     pub sizes: TableSizer,
     pub writer_overrides: WriterOverrides,
     pub shutdown: watch::Sender<bool>,
-}
-
-/// Background tasks; aborted when dropped or on [`BackgroundTasks::abort`].
-pub(crate) struct BackgroundTasks(JoinSet<()>);
-
-impl BackgroundTasks {
-    pub fn abort(mut self) {
-        self.0.abort_all();
-    }
+    /// The background task that stopped, once one has: `/healthz` reports it.
+    pub failure: Mutex<Option<TaskFailure>>,
 }
 
 impl AppState {
@@ -44,28 +37,65 @@ impl AppState {
             sizes,
             writer_overrides: WriterOverrides::default(),
             shutdown,
+            failure: Mutex::new(None),
         }))
     }
 
+    /// Starts the background tasks (see `supervise.rs`); `serve` watches them.
     pub(crate) fn start_background_tasks(&self) -> BackgroundTasks {
-        let mut tasks = JoinSet::new();
+        let mut tasks = BackgroundTasks::default();
         let s = self.0.clone();
-        tasks.spawn(async move {
+        self.spawn(&mut tasks, "ledger head poller", async move {
             s.feed
                 .follow_ctldb(&s.ctldb, s.config.ledger_poll_interval)
                 .await
         });
         let s = self.0.clone();
-        tasks.spawn(async move {
+        self.spawn(&mut tasks, "table sizer", async move {
             s.sizes
                 .refresh_forever(&s.ctldb, s.config.table_size_refresh)
                 .await
         });
         let s = self.0.clone();
-        tasks.spawn(async move { crate::usage_cleanup::delete_old_usage_forever(&s).await });
+        self.spawn(&mut tasks, "writer usage cleanup", async move {
+            crate::usage_cleanup::delete_old_usage_forever(&s).await
+        });
         let s = self.0.clone();
-        tasks.spawn(async move { s.writer_overrides.refresh_forever(&s.ctldb).await });
-        BackgroundTasks(tasks)
+        self.spawn(&mut tasks, "writer limit refresh", async move {
+            s.writer_overrides.refresh_forever(&s.ctldb).await
+        });
+        let s = self.0.clone();
+        self.spawn(&mut tasks, "ctldb group committer", async move {
+            s.ctldb.committer_stopped().await
+        });
+        tasks
+    }
+
+    fn spawn(
+        &self,
+        tasks: &mut BackgroundTasks,
+        name: &'static str,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        if self.0.config.fault_stop_task.as_deref() == Some(name) {
+            tasks.spawn(name, async {
+                panic!("fault injected by Config::fault_stop_task")
+            });
+            return;
+        }
+        tasks.spawn(name, task);
+    }
+
+    /// Records the task whose end makes the executive unhealthy (the first one counts).
+    pub(crate) fn record_failure(&self, failure: &TaskFailure) {
+        if let Ok(mut f) = self.0.failure.lock() {
+            f.get_or_insert_with(|| failure.clone());
+        }
+    }
+
+    /// The background task that stopped, if one did.
+    pub(crate) fn failure(&self) -> Option<TaskFailure> {
+        self.0.failure.lock().ok().and_then(|f| f.clone())
     }
 
     /// Wakes every waiting long-poll and stream so graceful shutdown does not wait for them.

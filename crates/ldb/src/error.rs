@@ -59,9 +59,53 @@ pub enum LdbError {
 impl LdbError {
     /// Errors that a retry cannot fix: the same entry will fail the same way.
     pub fn is_poison(&self) -> bool {
-        matches!(
-            self,
-            LdbError::Refused { .. } | LdbError::Statement { .. } | LdbError::Invariant { .. }
+        match self {
+            LdbError::Refused { .. } | LdbError::Invariant { .. } => true,
+            // A statement that failed because of the host (a full disk, an I/O error, a lock)
+            // is not the entry's fault: retried, never halted on.
+            LdbError::Statement { error, .. } => !is_environmental(error),
+            _ => false,
+        }
+    }
+}
+
+/// Errors that come from the machine, not from the statement: retrying can succeed once the
+/// machine recovers (space freed, the disk back, a lock released).
+fn is_environmental(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        error.sqlite_error_code(),
+        Some(
+            DiskFull
+                | SystemIoFailure
+                | DatabaseBusy
+                | DatabaseLocked
+                | OutOfMemory
+                | CannotOpen
+                | ReadOnly
+                | FileLockingProtocolFailed
         )
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement_error(code: std::ffi::c_int) -> LdbError {
+        LdbError::Statement {
+            seq: 7,
+            statement: "REPLACE INTO fam___t VALUES(1)".into(),
+            error: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_retried_a_bad_statement_halts() {
+        assert!(!statement_error(rusqlite::ffi::SQLITE_FULL).is_poison());
+        assert!(!statement_error(rusqlite::ffi::SQLITE_IOERR).is_poison());
+        assert!(!statement_error(rusqlite::ffi::SQLITE_BUSY).is_poison());
+        assert!(statement_error(rusqlite::ffi::SQLITE_CONSTRAINT).is_poison());
+        assert!(statement_error(rusqlite::ffi::SQLITE_ERROR).is_poison());
     }
 }

@@ -32,9 +32,19 @@ impl Ldb {
     /// Opens (creating if needed) the LDB at `path` with ctlstore's layout and WAL journaling.
     /// Fails with [`LdbError::Locked`] if another `Ldb` has it open.
     pub fn open(path: impl AsRef<Path>, options: LdbOptions) -> Result<Ldb, LdbError> {
-        let path = path.as_ref().to_path_buf();
         // Before SQLite touches the file: a refused second writer changes nothing.
-        let lock = LdbLock::acquire(&path)?;
+        let lock = LdbLock::acquire(path.as_ref())?;
+        Ldb::open_locked(path, options, lock)
+    }
+
+    /// [`Ldb::open`] with the lock already held: a reflector takes it before bootstrapping, so
+    /// two reflectors starting at once cannot both restore a snapshot into place.
+    pub fn open_locked(
+        path: impl AsRef<Path>,
+        options: LdbOptions,
+        lock: LdbLock,
+    ) -> Result<Ldb, LdbError> {
+        let path = path.as_ref().to_path_buf();
         let open_err = |source| LdbError::Open {
             path: path.clone(),
             source,

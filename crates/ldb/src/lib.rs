@@ -38,4 +38,5 @@ pub use ctlstore_ldb_layout::{
 };
 pub use error::LdbError;
 pub use ldb::{Ldb, wal_path};
+pub use lock::LdbLock;
 pub use options::{CheckpointMode, LdbOptions};

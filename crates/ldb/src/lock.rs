@@ -8,8 +8,9 @@
 //! lock. The file itself stays (removing it would race with a process about to lock it); it
 //! holds the pid of the last holder, for the error message.
 //!
-//! Only `Ldb::open` takes it: readers, snapshot captures (a second, plain SQLite connection)
-//! and snapshot restores (which run before the reflector opens the LDB) do not.
+//! `Ldb::open` takes it; a reflector takes it first ([`LdbLock::acquire`], then
+//! `Ldb::open_locked`) when it bootstraps, so the restore happens under it too. Readers and
+//! snapshot captures (a second, plain SQLite connection) do not.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -19,7 +20,7 @@ use crate::LdbError;
 
 /// An exclusive lock on an LDB's lock file; released when dropped.
 #[derive(Debug)]
-pub(crate) struct LdbLock {
+pub struct LdbLock {
     _file: File,
 }
 
@@ -32,6 +33,10 @@ impl LdbLock {
             path: lock.clone(),
             source,
         };
+        // A new host's spool directory may not exist yet (the LDB is about to be made there).
+        if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(failed)?;
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

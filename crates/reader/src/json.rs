@@ -11,7 +11,9 @@
 //! - `true`/`false` are 1 and 0 (Go's SQLite driver binds booleans as integers);
 //! - `null`, arrays and objects are refused.
 //!
-//! Rows are JSON objects, column to value, with bytes as base64 (Go's `[]byte` encoding).
+//! Rows are JSON objects, column to value, with bytes as base64 (Go's `[]byte` encoding), written
+//! byte for byte as Go's `json.Encoder` writes them ([`row_json`], [`rows_json`]): keys sorted,
+//! floats in Go's form (`2`, `1e+21`, `1e-7`), and `<`, `>`, `&`, U+2028 and U+2029 escaped.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -100,7 +102,99 @@ pub fn key_from_array(parts: &[Json]) -> Result<Vec<Key>, KeyJsonError> {
         .collect()
 }
 
-/// A row as ctlstore's sidecar writes it: column to value, bytes as base64.
+/// A row as ctlstore's sidecar writes it, as text: what Go's `json.Encoder` writes for the
+/// `map[string]interface{}` ctlstore builds (without the trailing newline).
+///
+/// ```
+/// use ctlstore_reader::{Row, Value, json::row_json};
+/// let mut row = Row::new();
+/// row.insert("score".into(), Value::Real(2.0));
+/// row.insert("name".into(), Value::Text("<a & b>".into()));
+/// assert_eq!(row_json(&row), r#"{"name":"\u003ca \u0026 b\u003e","score":2}"#);
+/// ```
+pub fn row_json(row: &Row) -> String {
+    let mut out = String::with_capacity(64);
+    write_row(row, &mut out);
+    out
+}
+
+/// Rows as a JSON array, as [`row_json`] writes each.
+pub fn rows_json(rows: &[Row]) -> String {
+    let mut out = String::from("[");
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_row(row, &mut out);
+    }
+    out.push(']');
+    out
+}
+
+fn write_row(row: &Row, out: &mut String) {
+    out.push('{');
+    for (i, (column, value)) in row.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_go_string(column, out);
+        out.push(':');
+        match value {
+            Value::Null => out.push_str("null"),
+            Value::Integer(n) => out.push_str(&n.to_string()),
+            Value::Real(f) => out.push_str(&go_json_float(*f)),
+            Value::Text(s) => write_go_string(s, out),
+            Value::Bytes(b) => {
+                out.push('"');
+                out.push_str(&STANDARD.encode(b));
+                out.push('"');
+            }
+        }
+    }
+    out.push('}');
+}
+
+/// A float as Go's `encoding/json` writes it: plain decimals for 1e-6 <= |f| < 1e21, otherwise
+/// an exponent with a sign (`1e+21`, `1e-7`). NaN and infinities cannot be in JSON: `null`.
+pub fn go_json_float(f: f64) -> String {
+    if !f.is_finite() {
+        return "null".into();
+    }
+    let abs = f.abs();
+    if abs == 0.0 || (1e-6..1e21).contains(&abs) {
+        // Rust's Display is Go's strconv 'f' with -1 precision (shortest round-trip digits).
+        return f.to_string();
+    }
+    let e = format!("{f:e}");
+    match e.split_once('e') {
+        Some((mantissa, exp)) if !exp.starts_with('-') => format!("{mantissa}e+{exp}"),
+        _ => e,
+    }
+}
+
+/// A string as Go's `json.Encoder` (HTML escaping on) writes it.
+fn write_go_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A row as a JSON value: column to value, bytes as base64.
 pub fn row_to_json(row: Row) -> Json {
     let mut out = Map::with_capacity(row.len());
     for (column, value) in row {
@@ -168,6 +262,41 @@ mod tests {
         );
         let e = key_from_array(&[json!("a"), json!(1.5)]).expect_err("fractional");
         assert_eq!(e.index, 1);
+    }
+
+    #[test]
+    fn floats_as_go_writes_them() {
+        for (f, go) in [
+            (2.0, "2"),
+            (1.5, "1.5"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (1e16, "10000000000000000"),
+            (1e-6, "0.000001"),
+            (1e-7, "1e-7"),
+            (1.5e-10, "1.5e-10"),
+            (1e21, "1e+21"),
+            (-2.5e300, "-2.5e+300"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (f64::NAN, "null"),
+        ] {
+            assert_eq!(go_json_float(f), go, "{f}");
+        }
+    }
+
+    #[test]
+    fn strings_as_go_escapes_them() {
+        let mut row = Row::new();
+        row.insert(
+            "s".into(),
+            Value::Text("a\"b\\c\n\u{1}<>&\u{2028}é\u{8}".into()),
+        );
+        assert_eq!(
+            row_json(&row),
+            r#"{"s":"a\"b\\c\n\u0001\u003c\u003e\u0026\u2028é\b"}"#
+        );
+        assert_eq!(rows_json(&[row.clone(), row]).matches("\\u003c").count(), 2);
+        assert_eq!(rows_json(&[]), "[]");
     }
 
     #[test]

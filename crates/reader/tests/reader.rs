@@ -1,4 +1,8 @@
 //! The reader against real LDB files written by the LDB apply path.
+//!
+//! One file over 400 lines on purpose: each test is short and independent, and they share the
+//! fixtures at the top (an LDB with every column type, a writer thread); splitting would only
+//! scatter those.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -27,8 +27,8 @@ use ctlstore_ledger::LedgerEntry;
 pub use health::health_router;
 pub use source::{
     DEFAULT_FEED_WAIT, DEFAULT_LEDGER_TABLE, DEFAULT_POLL_INTERVAL, DEFAULT_POLL_JITTER,
-    DEFAULT_POLL_TIMEOUT, DEFAULT_QUERY_BLOCK, FEED_BLOCK_FACTOR, Source, SourceConfig,
-    SourceError,
+    DEFAULT_POLL_TIMEOUT, DEFAULT_QUERY_BLOCK, FEED_BLOCK_FACTOR, FEED_IDLE_TIMEOUT, Source,
+    SourceConfig, SourceError,
 };
 pub use status::Status;
 
@@ -98,6 +98,9 @@ pub async fn run(
     status: Arc<Status>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ReflectorError> {
+    // The lock first: a second reflector on this LDB is refused before it restores anything,
+    // so two starting at once cannot both rename a snapshot into place.
+    let lock = ctlstore_ldb::LdbLock::acquire(&config.ldb_path)?;
     if let Some((url, s3)) = &config.bootstrap
         && !config.ldb_path.exists()
     {
@@ -105,7 +108,7 @@ pub async fn run(
     }
     let path = config.ldb_path.clone();
     let options = config.ldb.clone();
-    let ldb = tokio::task::spawn_blocking(move || Ldb::open(&path, options))
+    let ldb = tokio::task::spawn_blocking(move || Ldb::open_locked(&path, options, lock))
         .await
         .map_err(|e| ReflectorError::Worker(e.to_string()))??;
     status.set_applied(ldb.seq(), ldb.last_update().ok().flatten());
@@ -195,6 +198,7 @@ async fn follow(config: &Config, status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, so
         };
         match apply(ldb, entries).await {
             Ok((committed, in_batch_seq, last_update)) => {
+                status.set_apply_error(None);
                 status.set_applied(committed, last_update);
                 status.set_batch_progress(in_batch_seq);
                 metrics::counter!(metric::STATEMENTS).increment(entries.len() as u64);
@@ -216,6 +220,7 @@ async fn follow(config: &Config, status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, so
             }
             Err(e) => {
                 metrics::counter!(metric::ERRORS, "kind" => "apply").increment(1);
+                status.set_apply_error(Some(e.to_string()));
                 let delay = backoff.next();
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply to the LDB");
                 if let Ok(l) = ldb.lock() {

@@ -20,6 +20,12 @@ pub const DEFAULT_QUERY_BLOCK: i64 = 100;
 pub const FEED_BLOCK_FACTOR: i64 = 10;
 /// How long one feed long-poll waits for new entries.
 pub const DEFAULT_FEED_WAIT: Duration = Duration::from_secs(30);
+/// A feed connection silent this long is dead (a NAT timeout or a cut cable sends no FIN and no
+/// RST): the request fails and the next one opens a new connection. The executive sends a
+/// keepalive byte every second while a long-poll waits (`ctlstore_executive::FEED_KEEPALIVE`),
+/// so a live connection is never this quiet; 2.5 s notices a dead one, and the retry is on its
+/// way, within 3 s.
+pub const FEED_IDLE_TIMEOUT: Duration = Duration::from_millis(2500);
 
 /// How to reach the ledger.
 #[derive(Debug, Clone)]
@@ -83,6 +89,8 @@ pub enum SourceError {
     Http(#[from] reqwest::Error),
     #[error("ledger feed answered {status}: {body}")]
     Status { status: u16, body: String },
+    #[error("ledger feed failed while waiting: {0}")]
+    Feed(String),
     #[error("ctldb: {0}")]
     Ctldb(#[from] ctlstore_ctldb::CtldbError),
     #[error("ctldb poll timed out after {0:?}")]
@@ -116,6 +124,14 @@ struct Page {
     head: i64,
 }
 
+/// A long-poll's body: the page, or the error that ended a wait after the 200 went out.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Answer {
+    Page(Page),
+    Error { error: String },
+}
+
 #[derive(Deserialize)]
 struct PageEntry {
     seq: i64,
@@ -136,6 +152,7 @@ impl Source {
                 let base = ctlstore_schema::executive_base_url(executive_url);
                 let client = reqwest::Client::builder()
                     .connect_timeout(Duration::from_secs(5))
+                    .read_timeout(FEED_IDLE_TIMEOUT)
                     .build()?;
                 Source::Feed {
                     client,
@@ -178,7 +195,10 @@ impl Source {
                         body,
                     });
                 }
-                let page: Page = response.json().await?;
+                let page = match response.json::<Answer>().await? {
+                    Answer::Page(page) => page,
+                    Answer::Error { error } => return Err(SourceError::Feed(error)),
+                };
                 let entries = page
                     .entries
                     .into_iter()

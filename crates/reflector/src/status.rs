@@ -15,6 +15,8 @@ struct State {
     source_error: Option<String>,
     source_failures: u64,
     skipped_seqs: u64,
+    apply_error: Option<String>,
+    apply_failures: u64,
     halted: Option<String>,
 }
 
@@ -38,6 +40,11 @@ pub struct Report {
     pub source_failures: u64,
     /// Seqs given up on as gaps since start.
     pub skipped_seqs: u64,
+    /// Why the last apply failed, while it keeps failing (a full disk, an I/O error): retried
+    /// with backoff, unhealthy until an apply succeeds.
+    pub apply_error: Option<String>,
+    /// Failed applies since start.
+    pub apply_failures: u64,
     pub halted: Option<String>,
 }
 
@@ -98,6 +105,16 @@ impl Status {
         });
     }
 
+    /// An apply that failed for a reason outside the ledger (`Some`), or one that succeeded.
+    pub(crate) fn set_apply_error(&self, error: Option<String>) {
+        self.with(|s| {
+            if error.is_some() {
+                s.apply_failures += 1;
+            }
+            s.apply_error = error;
+        });
+    }
+
     pub(crate) fn add_skipped(&self, n: u64) {
         self.with(|s| s.skipped_seqs += n);
     }
@@ -125,11 +142,12 @@ impl Status {
         self.with(|s| {
             let caught_up = s.caught_up_at.is_some_and(|t| t.elapsed() <= max);
             let fresh = latency.is_some_and(|l| l <= max);
-            let (healthy, reason) = match (&s.halted, caught_up, fresh) {
-                (Some(why), _, _) => (false, format!("applying halted: {why}")),
-                (None, true, _) => (true, "caught up".to_string()),
-                (None, false, true) => (true, "ledger latency within bound".to_string()),
-                (None, false, false) => (
+            let (healthy, reason) = match (&s.halted, &s.apply_error, caught_up, fresh) {
+                (Some(why), _, _, _) => (false, format!("applying halted: {why}")),
+                (None, Some(why), _, _) => (false, format!("applying fails, retrying: {why}")),
+                (None, None, true, _) => (true, "caught up".to_string()),
+                (None, None, false, true) => (true, "ledger latency within bound".to_string()),
+                (None, None, false, false) => (
                     false,
                     format!("not caught up and ledger latency above {max:?}"),
                 ),
@@ -144,6 +162,8 @@ impl Status {
                 source_error: s.source_error.clone(),
                 source_failures: s.source_failures,
                 skipped_seqs: s.skipped_seqs,
+                apply_error: s.apply_error.clone(),
+                apply_failures: s.apply_failures,
                 halted: s.halted.clone(),
             }
         })

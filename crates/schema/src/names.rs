@@ -31,7 +31,8 @@ impl NameKind {
         }
     }
 
-    fn bounds(self) -> (usize, usize) {
+    /// The shortest and longest names of this kind, in characters (after lower-casing).
+    pub fn bounds(self) -> (usize, usize) {
         match self {
             NameKind::Family => (3, 30),
             NameKind::Table => (3, 50),

@@ -9,12 +9,14 @@
 //! - `GET /get-ledger-latency`: `{"value": seconds, "unit": "seconds"}`.
 //! - `GET /healthcheck`, `GET /ping`: 200 when the LDB has applied an entry, else 503.
 //!
-//! Added: `GET /metrics`, `GET /healthz`. Unknown family/table: 404 with a JSON message; a bad
-//! key (wrong count, wrong type, null): 400 with a JSON message naming it.
+//! Added: `GET /metrics`, `GET /healthz`, `GET /openapi.json` (the OpenAPI document, generated
+//! from the route table in `routes.rs` by `openapi.rs`). Unknown family/table: 404 with a JSON
+//! message; a bad key (wrong count, wrong type, null): 400 with a JSON message naming it.
 //!
 //! Reads run on the async worker directly: a read is a few microseconds of memory-mapped
 //! SQLite, cheaper than a hop to a blocking thread.
 
+pub mod openapi;
 mod routes;
 
 use std::future::Future;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use ctlstore_reader::{Reader, ReaderError};
 use tokio::net::TcpListener;
 
-pub use routes::router;
+pub use routes::{NO_ROUTE_HEADER, ROUTES, Route, router};
 
 /// Sidecar settings (ctlstore's flags).
 #[derive(Debug, Clone, Default)]

@@ -1,4 +1,4 @@
-//! The sidecar's routes and the one mapping of reader errors to HTTP answers.
+//! The sidecar's route table, its router, and the one mapping of reader errors to HTTP answers.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use ctlstore_reader::{Key, Reader, ReaderError, json};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
@@ -22,33 +22,99 @@ const HTTP: ctlstore_telemetry::HttpMetrics = ctlstore_telemetry::HttpMetrics {
 };
 
 #[derive(Clone)]
-struct AppState {
+pub(crate) struct AppState {
     reader: Arc<Reader>,
     max_rows: usize,
 }
 
+/// One route: its method and path, and the handler that serves it.
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    serve: fn() -> MethodRouter<AppState>,
+}
+
+/// Every route of the sidecar. The router is built from this table and the OpenAPI document
+/// (`openapi.rs`) is generated from it, so a route cannot be served without being documented;
+/// a test checks each is served with its method.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/get-row-by-key/{familyName}/{tableName}",
+        serve: || post(get_row_by_key),
+    },
+    Route {
+        method: "POST",
+        path: "/get-rows-by-key-prefix/{familyName}/{tableName}",
+        serve: || post(get_rows_by_key_prefix),
+    },
+    Route {
+        method: "GET",
+        path: "/get-ledger-latency",
+        serve: || get(ledger_latency),
+    },
+    Route {
+        method: "GET",
+        path: "/healthcheck",
+        serve: || get(healthcheck),
+    },
+    Route {
+        method: "GET",
+        path: "/ping",
+        serve: || get(healthcheck),
+    },
+    Route {
+        method: "GET",
+        path: "/healthz",
+        serve: || get(healthcheck),
+    },
+    Route {
+        method: "GET",
+        path: "/metrics",
+        serve: || get(ctlstore_telemetry::metrics_handler),
+    },
+    Route {
+        method: "GET",
+        path: "/openapi.json",
+        serve: || get(openapi),
+    },
+];
+
+/// Marks answers that come from no route (`none`) or a route without that method (`method`), so
+/// clients and tests can tell them from a handler's own 404 (an unknown table, say).
+pub const NO_ROUTE_HEADER: &str = "x-ctlstore-route";
+
 pub fn router(reader: Arc<Reader>, config: Config) -> Router {
     let _ = ctlstore_telemetry::prometheus();
-    Router::new()
-        .route(
-            "/get-row-by-key/{familyName}/{tableName}",
-            post(get_row_by_key),
-        )
-        .route(
-            "/get-rows-by-key-prefix/{familyName}/{tableName}",
-            post(get_rows_by_key_prefix),
-        )
-        .route("/get-ledger-latency", get(ledger_latency))
-        .route("/healthcheck", get(healthcheck))
-        .route("/ping", get(healthcheck))
-        .route("/healthz", get(healthcheck))
-        .route("/metrics", get(ctlstore_telemetry::metrics_handler))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route".into(), None) })
+    let routes = ROUTES.iter().fold(Router::new(), |r, route| {
+        r.route(route.path, (route.serve)())
+    });
+    routes
+        .fallback(|| async { unrouted(StatusCode::NOT_FOUND, "no such route", "none") })
+        .method_not_allowed_fallback(|| async {
+            unrouted(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+                "method",
+            )
+        })
         .layer(from_fn_with_state(HTTP, ctlstore_telemetry::track))
         .with_state(AppState {
             reader,
             max_rows: config.max_rows,
         })
+}
+
+fn unrouted(status: StatusCode, message: &str, why: &'static str) -> Response {
+    let mut response = error(status, message.into(), None);
+    response
+        .headers_mut()
+        .insert(NO_ROUTE_HEADER, HeaderValue::from_static(why));
+    response
+}
+
+async fn openapi() -> Response {
+    Json(crate::openapi::document()).into_response()
 }
 
 fn error(status: StatusCode, message: String, field: Option<&str>) -> Response {
@@ -129,8 +195,7 @@ fn keys(body: &Bytes) -> Result<Vec<Key>, BadKey> {
 }
 
 /// JSON with a trailing newline, as Go's `json.Encoder` writes it.
-fn json_line(value: &Json_) -> Response {
-    let mut body = value.to_string();
+fn json_line(mut body: String) -> Response {
     body.push('\n');
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -146,7 +211,7 @@ async fn get_row_by_key(
         Err(bad) => return bad.into_response(),
     };
     match s.reader.get_row(&family, &table, &key) {
-        Ok(Some(row)) => json_line(&json::row_to_json(row)),
+        Ok(Some(row)) => json_line(json::row_json(&row)),
         Ok(None) => {
             let mut r = StatusCode::NOT_FOUND.into_response();
             r.headers_mut()
@@ -170,16 +235,18 @@ async fn get_rows_by_key_prefix(
         Ok(rows) if s.max_rows > 0 && rows.len() > s.max_rows => {
             StatusCode::RANGE_NOT_SATISFIABLE.into_response()
         }
-        Ok(rows) => json_line(&Json_::Array(
-            rows.into_iter().map(json::row_to_json).collect(),
-        )),
+        Ok(rows) => json_line(json::rows_json(&rows)),
         Err(e) => reader_error(e),
     }
 }
 
 async fn ledger_latency(State(s): State<AppState>) -> Response {
     match s.reader.ledger_latency() {
-        Ok(latency) => json_line(&json!({"value": latency.as_secs_f64(), "unit": "seconds"})),
+        // Go's field order (`unit`, `value`) and float text.
+        Ok(latency) => json_line(format!(
+            r#"{{"unit":"seconds","value":{}}}"#,
+            json::go_json_float(latency.as_secs_f64())
+        )),
         Err(e) => reader_error(e),
     }
 }

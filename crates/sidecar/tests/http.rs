@@ -109,6 +109,18 @@ async fn row_by_key() {
         json(&body),
         json!({"data": "3q2+7w==", "id": 1, "name": "a", "score": 1.5})
     );
+    // Byte for byte what Go's json.Encoder writes: a whole REAL as `2`, not `2.0`.
+    let (status, _, body) = s
+        .post(
+            "/get-row-by-key/fam/things",
+            json!({"key": [{"value": "b"}, {"value": 1}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        "{\"data\":\"AA==\",\"id\":1,\"name\":\"b\",\"score\":2}\n"
+    );
     // Go clients capitalise the field names.
     let (status, _, body) = s
         .post(
@@ -371,5 +383,64 @@ async fn latency_health_and_metrics() {
     assert!(
         metrics.contains("ctlstore_sidecar_requests_total"),
         "{metrics}"
+    );
+}
+
+/// Every documented operation is served with its method (never the no-route fallback), the
+/// other method is 405, and the document has exactly the route table's operations (the router
+/// is built from that table, so every served route is documented).
+#[tokio::test]
+async fn openapi_matches_the_routes() {
+    let s = start(0, true).await;
+    let (status, text) = s.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let spec = json(&text);
+    assert_eq!(spec, ctlstore_sidecar::openapi::document());
+    assert_eq!(spec["openapi"], "3.0.3");
+    let mut documented = 0;
+    for (path, ops) in spec["paths"].as_object().expect("paths") {
+        for method in ops.as_object().expect("operations").keys() {
+            documented += 1;
+            let concrete = path
+                .replace("{familyName}", "fam")
+                .replace("{tableName}", "things");
+            let url = format!("{}{concrete}", s.base);
+            let (served, other) = match method.as_str() {
+                "get" => (s.client.get(&url), s.client.post(&url)),
+                "post" => (
+                    s.client.post(&url).json(&json!({"key": [{"value": "a"}]})),
+                    s.client.get(&url),
+                ),
+                m => panic!("unexpected method {m}"),
+            };
+            let r = served.send().await.expect("send");
+            assert!(
+                r.headers().get(ctlstore_sidecar::NO_ROUTE_HEADER).is_none(),
+                "{method} {path} is documented but not routed"
+            );
+            let r = other.send().await.expect("send");
+            assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+            assert_eq!(
+                r.headers()
+                    .get(ctlstore_sidecar::NO_ROUTE_HEADER)
+                    .map(|v| v.as_bytes()),
+                Some(&b"method"[..])
+            );
+        }
+    }
+    assert_eq!(documented, ctlstore_sidecar::ROUTES.len());
+    assert_eq!(documented, 8, "the sidecar has 8 operations");
+    let r = s
+        .client
+        .get(format!("{}/no-such-route", s.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.headers()
+            .get(ctlstore_sidecar::NO_ROUTE_HEADER)
+            .map(|v| v.as_bytes()),
+        Some(&b"none"[..])
     );
 }

@@ -46,17 +46,10 @@ pub async fn restore(location: &Location, ldb: &Path) -> Result<Restored, Snapsh
         Some(&seq) => {
             let key = location.manifest_key(seq);
             let raw = location.store.get(&key).await?.bytes().await?;
-            let m: Manifest =
-                serde_json::from_slice(&raw).map_err(|e| SnapshotError::Manifest {
-                    object: key.to_string(),
-                    why: e.to_string(),
-                })?;
-            if m.seq != seq {
-                return Err(SnapshotError::Manifest {
-                    object: key.to_string(),
-                    why: format!("says seq {} but is named {seq}", m.seq),
-                });
-            }
+            let m = Manifest::from_json(&raw, seq).map_err(|why| SnapshotError::Manifest {
+                object: key.to_string(),
+                why,
+            })?;
             (location.version_key(seq), Some(m))
         }
         None => (location.key.clone(), None),

@@ -8,7 +8,8 @@
 //! `CTLSTORE_TEST_POSTGRES_URL` name a server (`mysql://root@127.0.0.1:3306`,
 //! `postgres://postgres@127.0.0.1:5432`); otherwise they are reported as ignored, with the
 //! variable to set. Each test gets its own database, created here and dropped by
-//! [`TestDb::cleanup`].
+//! [`TestDb::cleanup`]. Tests that take PostgreSQL down start a private [`PgCluster`] instead
+//! (gated by [`postgres_test!`]).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -18,13 +19,16 @@ use sqlx::{AssertSqlSafe, Connection};
 mod executive;
 #[cfg(feature = "executive")]
 mod executive_client;
+mod macros;
 mod moto;
+mod pg_cluster;
 
 #[cfg(feature = "executive")]
 pub use executive::{Config as ExecutiveConfig, TestExecutive};
 #[cfg(feature = "executive")]
 pub use executive_client::{ExecutiveClient, SchemaDef, TableDef, WriterClient};
 pub use moto::Moto;
+pub use pg_cluster::PgCluster;
 
 /// Every row `sql` returns from an SQLite connection, as typed values: how tests compare an LDB
 /// (or a replayed ledger) with the ctldb, by query rather than through the code under test.
@@ -261,126 +265,6 @@ impl TestDb {
             eprintln!("warning: could not drop test database {}: {e}", self.name);
         }
     }
-}
-
-/// Runs each named `async fn name(backend: Backend)` once per backend, as tests named
-/// `sqlite_backend::name`, `mysql_backend::name`, `postgres_backend::name`.
-#[macro_export]
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() { super::$name($crate::Backend::Sqlite).await }
-            )*
-        }
-        $crate::__mysql_backend_tests!($($name),*);
-        $crate::__postgres_backend_tests!($($name),*);
-    };
-}
-
-#[cfg(ctlstore_mysql)]
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __mysql_backend_tests {
-    ($($name:ident),*) => {
-        mod mysql_backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() { super::$name($crate::Backend::Mysql).await }
-            )*
-        }
-    };
-}
-
-#[cfg(not(ctlstore_mysql))]
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __mysql_backend_tests {
-    ($($name:ident),*) => {
-        mod mysql_backend {
-            $(
-                #[tokio::test]
-                #[ignore = "MySQL suite skipped: set CTLSTORE_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306"]
-                async fn $name() { super::$name($crate::Backend::Mysql).await }
-            )*
-        }
-    };
-}
-
-#[cfg(ctlstore_postgres)]
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __postgres_backend_tests {
-    ($($name:ident),*) => {
-        mod postgres_backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() { super::$name($crate::Backend::Postgres).await }
-            )*
-        }
-    };
-}
-
-#[cfg(not(ctlstore_postgres))]
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __postgres_backend_tests {
-    ($($name:ident),*) => {
-        mod postgres_backend {
-            $(
-                #[tokio::test]
-                #[ignore = "PostgreSQL suite skipped: set CTLSTORE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432"]
-                async fn $name() { super::$name($crate::Backend::Postgres).await }
-            )*
-        }
-    };
-}
-
-/// Tests that need an S3-compatible server: run when `CTLSTORE_TEST_S3=moto` (and `moto_server`,
-/// from `pip install 'moto[server]'`, is on the PATH), otherwise reported as ignored.
-#[cfg(ctlstore_s3)]
-#[macro_export]
-macro_rules! s3_test {
-    ($(#[$m:meta])* async fn $name:ident() $body:block) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$m])*
-        async fn $name() $body
-    };
-}
-
-#[cfg(not(ctlstore_s3))]
-#[macro_export]
-macro_rules! s3_test {
-    ($(#[$m:meta])* async fn $name:ident() $body:block) => {
-        #[tokio::test]
-        #[ignore = "S3 suite skipped: set CTLSTORE_TEST_S3=moto with moto_server on the PATH (pip install 'moto[server]')"]
-        $(#[$m])*
-        async fn $name() $body
-    };
-}
-
-/// A single test that needs MariaDB/MySQL: runs when `CTLSTORE_TEST_MYSQL_URL` is set,
-/// otherwise reported as ignored with the reason.
-#[cfg(ctlstore_mysql)]
-#[macro_export]
-macro_rules! mysql_test {
-    ($(#[$m:meta])* async fn $name:ident() $body:block) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$m])*
-        async fn $name() $body
-    };
-}
-
-#[cfg(not(ctlstore_mysql))]
-#[macro_export]
-macro_rules! mysql_test {
-    ($(#[$m:meta])* async fn $name:ident() $body:block) => {
-        #[tokio::test]
-        #[ignore = "MySQL suite skipped: set CTLSTORE_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306"]
-        $(#[$m])*
-        async fn $name() $body
-    };
 }
 
 /// The Go DSN (`user:pass@tcp(host:port)/db?collation=...`) for a `mysql://` URL: what ctlstore's

@@ -1,6 +1,7 @@
 //! The ctldb suite: every test body runs against SQLite, MariaDB and PostgreSQL. One test
 //! binary, one module per concern; the helpers here are shared.
 
+mod errors;
 mod limits;
 mod mutations;
 mod order;

@@ -190,9 +190,15 @@ impl MultiReflectorArgs {
                 format!("needs at least two paths, got {paths:?}"),
             ));
         }
-        paths
+        let mut configs = paths
             .into_iter()
             .map(|path| self.reflector.config_for(path))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        // One changelog, written by the first copy only (as ctlstore does): several writers
+        // appending to and rotating one file would interleave and lose lines.
+        for config in configs.iter_mut().skip(1) {
+            config.ldb.changelog = None;
+        }
+        Ok(configs)
     }
 }

@@ -2,9 +2,13 @@
 //!
 //! - `GET /ledger?after=SEQ&limit=N&wait=DURATION`: entries with `seq > after`, in order. When
 //!   there are none it holds the request until one commits or `wait` passes (long-poll), so a
-//!   host learns of a write within milliseconds.
+//!   host learns of a write within milliseconds. While it holds, the answer is already under
+//!   way: status and headers at once, then one space every [`FEED_KEEPALIVE`] (JSON allows
+//!   leading whitespace), then the page. A client can so tell a quiet feed from a dead
+//!   connection (no FIN, no RST: a NAT timeout, a cut cable) by a read timeout of a few seconds.
+//!   An error after the headers went out is sent as the body `{"error": ...}`.
 //! - `GET /ledger/stream?after=SEQ`: the same entries as newline-delimited JSON on one long
-//!   response, forever; an idle stream sends `{"head": N}` every 15 s as a keep-alive.
+//!   response, forever; an idle stream sends `{"head": N}` every [`FEED_KEEPALIVE`].
 
 use std::time::Duration;
 
@@ -23,7 +27,9 @@ use crate::state::AppState;
 
 const DEFAULT_LIMIT: i64 = 1000;
 const MAX_LIMIT: i64 = 10_000;
-const KEEPALIVE: Duration = Duration::from_secs(15);
+/// How often a waiting feed answer sends a keepalive byte (long-poll) or line (stream).
+/// Clients may treat a connection silent for 3 × this long as dead.
+pub const FEED_KEEPALIVE: Duration = Duration::from_secs(1);
 
 #[derive(Deserialize)]
 pub struct FeedQuery {
@@ -92,23 +98,75 @@ pub async fn long_poll(
     let limit = parse_limit(q.limit)?;
     let deadline = Instant::now() + parse_wait(q.wait.as_deref(), s.config.max_ledger_wait)?;
     let mut head = s.feed.subscribe();
-    let mut shutdown = s.shutdown.subscribe();
-    loop {
-        // Mark the head seen before reading, so a commit between the read and the wait wakes us.
-        head.borrow_and_update();
-        let entries = s.ctldb.ledger_after(q.after, limit).await?;
-        let stopping = *shutdown.borrow();
-        if !entries.is_empty() || Instant::now() >= deadline || stopping {
-            let page = FeedPage {
-                entries: entries.iter().map(FeedEntry::from).collect(),
-                head: s.feed.head(),
-            };
-            return Ok(Json(page).into_response());
+    let shutdown = s.shutdown.subscribe();
+    // Mark the head seen before reading, so a commit between the read and the wait wakes us.
+    head.borrow_and_update();
+    let entries = s.ctldb.ledger_after(q.after, limit).await?;
+    if !entries.is_empty() || Instant::now() >= deadline || *shutdown.borrow() {
+        return Ok(Json(page(&entries, s.feed.head())).into_response());
+    }
+    let waiting = Waiting {
+        app: state.clone(),
+        after: q.after,
+        limit,
+        deadline,
+        head,
+        shutdown,
+        keepalive: tokio::time::interval_at(Instant::now() + FEED_KEEPALIVE, FEED_KEEPALIVE),
+        done: false,
+    };
+    let body = futures_util::stream::unfold(waiting, Waiting::next_chunk);
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+fn page(entries: &[LedgerEntry], head: i64) -> FeedPage<'_> {
+    FeedPage {
+        entries: entries.iter().map(FeedEntry::from).collect(),
+        head,
+    }
+}
+
+/// A long-poll that had to wait: its body, produced as the wait goes.
+struct Waiting {
+    app: AppState,
+    after: i64,
+    limit: i64,
+    deadline: Instant,
+    head: tokio::sync::watch::Receiver<i64>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    keepalive: tokio::time::Interval,
+    done: bool,
+}
+
+impl Waiting {
+    /// A space per keepalive tick; the page once there are entries, `wait` has passed or the
+    /// executive is stopping; then the end.
+    async fn next_chunk(mut self) -> Option<(Result<Bytes, std::io::Error>, Waiting)> {
+        if self.done {
+            return None;
         }
-        tokio::select! {
-            _ = head.changed() => {}
-            _ = tokio::time::sleep_until(deadline) => {}
-            _ = shutdown.changed() => {}
+        loop {
+            tokio::select! {
+                _ = self.head.changed() => {}
+                _ = tokio::time::sleep_until(self.deadline) => {}
+                _ = self.shutdown.changed() => {}
+                _ = self.keepalive.tick() => return Some((Ok(Bytes::from_static(b" ")), self)),
+            }
+            self.head.borrow_and_update();
+            let s = &self.app.0;
+            let finished = Instant::now() >= self.deadline || *self.shutdown.borrow();
+            let chunk = match s.ctldb.ledger_after(self.after, self.limit).await {
+                Ok(entries) if entries.is_empty() && !finished => continue,
+                Ok(entries) => serde_json::to_vec(&page(&entries, s.feed.head())),
+                Err(e) => serde_json::to_vec(&serde_json::json!({"error": e.to_string()})),
+            };
+            self.done = true;
+            let chunk = chunk.map(Bytes::from).map_err(std::io::Error::other);
+            return Some((chunk, self));
         }
     }
 }
@@ -165,7 +223,7 @@ pub async fn stream(
             tokio::select! {
                 _ = st.head.changed() => {}
                 _ = st.shutdown.changed() => {}
-                _ = tokio::time::sleep(KEEPALIVE) => {
+                _ = tokio::time::sleep(FEED_KEEPALIVE) => {
                     let line = format!("{}\n", serde_json::json!({"head": st.app.0.feed.head()}));
                     return Some((Ok(Bytes::from(line)), st));
                 }

@@ -14,6 +14,8 @@ mod ops;
 mod schema_admin;
 mod writers;
 
+pub use feed::FEED_KEEPALIVE;
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -156,9 +158,11 @@ async fn handler_timeout(State(state): State<AppState>, request: Request, next: 
     let limit = state.0.config.handler_timeout;
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "handler timed out").into_response()
+        Err(_) => ApiError {
+            retry_after: Some(crate::error::RETRY_AFTER_SECONDS),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "handler timed out")
         }
+        .into_response(),
     }
 }
 

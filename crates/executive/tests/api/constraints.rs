@@ -51,23 +51,33 @@ async fn constraint_violations_are_the_requests_fault(backend: Backend) {
     constrain_by_hand(&db).await;
     let head = s.head().await;
 
-    let null_name = json!({"table": "items", "values": {"id": 2, "name": null, "data": null, "score": 1}});
+    let null_name =
+        json!({"table": "items", "values": {"id": 2, "name": null, "data": null, "score": 1}});
     let got = w
         .mutate("fam", &json!({"mutations": [row(3, "fine"), null_name]}))
         .await;
     assert_eq!(got.0, StatusCode::BAD_REQUEST, "NOT NULL: {}", got.1);
-    assert_eq!(got.1["field"], "name", "NOT NULL names the column: {}", got.1);
+    assert_eq!(
+        got.1["field"], "name",
+        "NOT NULL names the column: {}",
+        got.1
+    );
     assert!(
         got.1["error"].as_str().is_some_and(|e| !e.is_empty()),
         "{}",
         got.1
     );
 
-    let big_score = json!({"table": "items", "values": {"id": 4, "name": "x", "data": null, "score": 1000}});
+    let big_score =
+        json!({"table": "items", "values": {"id": 4, "name": "x", "data": null, "score": 1000}});
     let got = w.mutate("fam", &json!({"mutations": [big_score]})).await;
     assert_eq!(got.0, StatusCode::BAD_REQUEST, "CHECK: {}", got.1);
 
-    assert_eq!(s.head().await, head, "a refused batch leaves no ledger entry");
+    assert_eq!(
+        s.head().await,
+        head,
+        "a refused batch leaves no ledger entry"
+    );
     // The refusals broke nothing: the next good write goes through.
     w.mutate_ok("fam", &json!({"mutations": [row(5, "after")]}))
         .await;

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use ctlstore_executive::FEED_KEEPALIVE;
 use ctlstore_testkit::{Backend, TestDb, TestExecutive, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -9,10 +10,66 @@ use serde_json::{Value, json};
 use super::{assert_error, register_items, row};
 
 backend_tests!(
+    waiting_answers_send_keepalives,
     long_poll_answers_at_commit,
     stream_follows_the_ledger,
     two_executives_one_ledger,
 );
+
+/// A waiting long-poll or stream is never silent for longer than the keepalive period (plus
+/// scheduling slack), so a client can tell a dead connection from a quiet feed; the long-poll's
+/// body is still one JSON document (leading whitespace is JSON).
+async fn waiting_answers_send_keepalives(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let s = TestExecutive::start(&db.url).await;
+    let head = s.head().await;
+    let slack = Duration::from_millis(500);
+
+    let started = Instant::now();
+    let mut resp = s
+        .request(Method::GET, &format!("/ledger?after={head}&wait=3500ms"))
+        .send()
+        .await
+        .expect("long-poll");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() < slack,
+        "headers at once, not at the end of the wait"
+    );
+    let mut body = Vec::new();
+    let mut last = Instant::now();
+    let mut longest_silence = Duration::ZERO;
+    while let Some(chunk) = resp.chunk().await.expect("read the long-poll") {
+        longest_silence = longest_silence.max(last.elapsed());
+        last = Instant::now();
+        body.extend_from_slice(&chunk);
+    }
+    assert!(
+        longest_silence <= FEED_KEEPALIVE + slack,
+        "the long-poll was silent for {longest_silence:?}"
+    );
+    let spaces = body.iter().take_while(|b| **b == b' ').count();
+    assert!(spaces >= 3, "one space per second of waiting: {spaces}");
+    let page: Value = serde_json::from_slice(&body).expect("the body is JSON");
+    assert_eq!(page["entries"], json!([]));
+    assert_eq!(page["head"], json!(head));
+
+    let mut stream = s
+        .request(Method::GET, &format!("/ledger/stream?after={head}"))
+        .send()
+        .await
+        .expect("stream");
+    let first = tokio::time::timeout(FEED_KEEPALIVE + slack, stream.chunk())
+        .await
+        .expect("an idle stream sends a keepalive line within the period")
+        .expect("read the stream")
+        .expect("a chunk");
+    let line: Value = serde_json::from_slice(&first).expect("a JSON line");
+    assert_eq!(line, json!({"head": head}));
+    drop(stream);
+    s.stop().await;
+    db.cleanup().await;
+}
 
 async fn long_poll_answers_at_commit(backend: Backend) {
     let db = TestDb::create(backend).await;

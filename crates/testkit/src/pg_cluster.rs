@@ -1,0 +1,186 @@
+//! A private PostgreSQL cluster, for tests that take the database away: a fresh `initdb` in a
+//! temporary directory, served on an ephemeral port, stopped hard (`pg_ctl stop -m immediate`:
+//! every server process killed, as in a crash) and started again (crash recovery) on command.
+//! The shared test servers are never touched.
+//!
+//! Needs PostgreSQL's server binaries (`initdb`, `pg_ctl`): `CTLSTORE_TEST_PG_BINDIR`, else the
+//! newest `/usr/lib/postgresql/*/bin`, else the `PATH`. Run as root, it runs them as the
+//! `postgres` user (`runuser`), since PostgreSQL refuses to run as root. Tests using it are
+//! gated with [`crate::postgres_test!`], so a machine without PostgreSQL reports them ignored.
+//!
+//! The methods block (they wait for the server): call them from `spawn_blocking` in async tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A running (or stopped) private cluster. Stopped hard and deleted when dropped.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    port: u16,
+    bin: PathBuf,
+    as_postgres: bool,
+    /// `postgres://postgres@127.0.0.1:{port}/postgres`.
+    pub url: String,
+}
+
+impl PgCluster {
+    /// Initialises and starts a cluster; panics (with the server's log) if it cannot.
+    pub fn start() -> PgCluster {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let port = free_port();
+        let as_postgres = running_as_root();
+        let cluster = PgCluster {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            dir,
+            port,
+            bin: bin_dir(),
+            as_postgres,
+        };
+        if as_postgres {
+            cluster.run("chown", &["-R", "postgres:", &cluster.path_text()], false);
+        }
+        let data = cluster.data_dir();
+        let data = data.to_string_lossy();
+        cluster.run(
+            "initdb",
+            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
+            true,
+        );
+        cluster.resume();
+        cluster
+    }
+
+    /// Kills every server process at once (`pg_ctl stop -m immediate`): connections drop, new
+    /// ones are refused, nothing is shut down cleanly.
+    pub fn stop_hard(&self) {
+        let data = self.data_dir();
+        let data = data.to_string_lossy();
+        self.run(
+            "pg_ctl",
+            &["stop", "-D", &data, "-m", "immediate", "-w"],
+            true,
+        );
+    }
+
+    /// Starts the server again on the same port (after [`PgCluster::stop_hard`]: with crash
+    /// recovery) and waits until it accepts connections.
+    pub fn resume(&self) {
+        let data = self.data_dir();
+        let data = data.to_string_lossy();
+        let log = self.dir.path().join("server.log");
+        // fsync off: the tests kill processes, not the machine; the page cache survives them.
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.path_text()
+        );
+        let log = log.to_string_lossy();
+        self.run(
+            "pg_ctl",
+            &[
+                "start", "-D", &data, "-o", &options, "-l", &log, "-w", "-t", "120",
+            ],
+            true,
+        );
+    }
+
+    /// The server's log so far (for a failing test's message).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn path_text(&self) -> String {
+        self.dir.path().to_string_lossy().into_owned()
+    }
+
+    /// Runs `program` (from the PostgreSQL bin directory when `postgres_bin`), as the
+    /// `postgres` user when we are root; panics with its output if it fails.
+    fn run(&self, program: &str, args: &[&str], postgres_bin: bool) {
+        let program = if postgres_bin {
+            self.bin.join(program)
+        } else {
+            PathBuf::from(program)
+        };
+        let mut command = if self.as_postgres && postgres_bin {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        let output = command
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+        assert!(
+            output.status.success(),
+            "{} {args:?} failed: {}\n{}\n{}",
+            program.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            self.log()
+        );
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data_dir();
+        let pg_ctl = self.bin.join("pg_ctl");
+        let mut command = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&pg_ctl);
+            c
+        } else {
+            Command::new(&pg_ctl)
+        };
+        let _ = command
+            .args(["stop", "-m", "immediate", "-D"])
+            .arg(&data)
+            .output();
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("find a free port")
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Where `initdb` and `pg_ctl` are.
+fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CTLSTORE_TEST_PG_BINDIR") {
+        return PathBuf::from(dir);
+    }
+    let newest = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|bin| bin.join("initdb").exists())
+        .max_by_key(|bin| version_of(bin));
+    newest.unwrap_or_default()
+}
+
+/// `/usr/lib/postgresql/15/bin` → 15.
+fn version_of(bin: &Path) -> u32 {
+    bin.parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
