@@ -4,14 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ctlstore_testkit::{ExecutiveClient, SchemaDef, TableDef};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use ctlstore_testkit::{ExecutiveClient, SchemaDef, TableDef, free_port};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_reaches_the_sidecar() {

@@ -8,18 +8,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use ctlstore_testkit::{
-    Backend, ExecutiveClient, SchemaDef, TableDef, TestDb, TestExecutive, go_mysql_dsn, mysql_test,
-    sqlite_rows,
+    Backend, ExecutiveClient, SchemaDef, TableDef, TestDb, TestExecutive, free_port, go_mysql_dsn,
+    mysql_test, sqlite_rows,
 };
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, Row};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// Children killed when the test ends, however it ends.
 struct Fleet(Vec<Child>);

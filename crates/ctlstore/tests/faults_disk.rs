@@ -7,10 +7,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive};
+use ctlstore_testkit::{
+    Backend, KillOnDrop, SchemaDef, TableDef, TestDb, TestExecutive, free_port,
+};
 use serde_json::{Value, json};
 
 /// A tmpfs of `size`, unmounted when dropped.
@@ -32,22 +34,6 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Fills the file system holding `path` with one file, until it refuses more.
@@ -105,7 +91,7 @@ async fn a_full_ldb_disk_pauses_applying_and_resumes_when_space_returns() {
     let ldb = fs.0.join("ldb.db");
     let port = free_port();
     let health = format!("http://127.0.0.1:{port}");
-    let _reflector = Killed(
+    let _reflector = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_ctlstore"))
             .args(["reflector", "-ldb-path"])
             .arg(&ldb)

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive};
+use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive, free_port};
 use serde_json::{Value, json};
 
 /// What an attacker with write access to the ledger table might try.
@@ -31,13 +31,6 @@ impl Drop for Reflector {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// A reflector process on `ldb`, following `source` (`-executive-url URL` or polling args).

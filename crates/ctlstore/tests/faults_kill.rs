@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use ctlstore_ctldb::{Ctldb, CtldbOptions};
 use ctlstore_schema::{FamilyName, TableName, Value};
 use ctlstore_testkit::{
-    Backend, ExecutiveClient, SchemaDef, TableDef, TestDb, backend_tests, go_mysql_dsn,
+    Backend, ExecutiveClient, SchemaDef, TableDef, TestDb, backend_tests, free_port, go_mysql_dsn,
 };
 use serde_json::json;
 
@@ -56,13 +56,6 @@ impl Drop for Service {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// (seq, distinct batches among `current`, rows of `current`) in one read transaction.

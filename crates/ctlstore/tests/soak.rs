@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ctlstore_testkit::{ExecutiveClient, SchemaDef, TableDef};
+use ctlstore_testkit::{ExecutiveClient, SchemaDef, TableDef, free_port};
 use serde_json::json;
 
 const KEYS: i64 = 5_000;
@@ -42,13 +42,6 @@ impl Fleet {
             .expect("start ctlstore");
         self.0.push((name, child));
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// (RssAnon KiB, RssFile KiB, open descriptors) of a process, from /proc.

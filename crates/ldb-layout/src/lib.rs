@@ -25,7 +25,7 @@ pub use bookkeeping::{
     read_last_update, read_seq, set_last_update,
 };
 pub use files::{SQLITE_SIDE_SUFFIXES, lock_path, wal_path};
-pub use timestamp::{format_timestamp, go_timestamp, parse_timestamp};
+pub use timestamp::{bounded_timestamp, format_timestamp, go_timestamp, parse_timestamp};
 
 /// Where ctlstore keeps the LDB.
 pub const DEFAULT_LDB_PATH: &str = "/var/spool/ctlstore/ldb.db";

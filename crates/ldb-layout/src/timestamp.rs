@@ -14,6 +14,24 @@ pub fn go_timestamp(leader_ts: &str) -> String {
     }
 }
 
+/// The `_ldb_last_update` to record for an entry stamped `leader_ts`: the entry's time, kept
+/// within what this host can vouch for. Never later than `now`: a leader clock ahead of ours
+/// would otherwise read as negative staleness and then hide real staleness until our clock
+/// caught up. Never earlier than `previous`: entries from an executive whose clock lags would
+/// otherwise make staleness jump by the lag. With clocks in step this is `go_timestamp`.
+pub fn bounded_timestamp(leader_ts: &str, previous: Option<&str>, now: SystemTime) -> String {
+    let Some(at) = parse_timestamp(leader_ts) else {
+        return format_timestamp(now);
+    };
+    if at > now {
+        return format_timestamp(now);
+    }
+    match previous.and_then(|p| parse_timestamp(p).map(|t| (p, t))) {
+        Some((previous, t)) if t > at && t <= now => previous.to_string(),
+        _ => go_timestamp(leader_ts),
+    }
+}
+
 /// `t` in the layout go-sqlite3 writes for a UTC `time.Time`, to the second:
 /// `2024-02-07 22:04:32+00:00`.
 pub fn format_timestamp(t: SystemTime) -> String {
@@ -106,6 +124,34 @@ pub fn parse_timestamp(text: &str) -> Option<SystemTime> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn last_update_stays_between_the_previous_and_now() {
+        let now = parse_timestamp("2026-11-29 12:00:00").expect("now");
+        let bounded = |ts, previous| super::bounded_timestamp(ts, previous, now);
+        // Clocks in step: the entry's own time, in go-sqlite3's layout.
+        assert_eq!(
+            bounded("2026-11-29 11:59:58", None),
+            "2026-11-29 11:59:58+00:00"
+        );
+        // A leader ahead of us: no later than now.
+        assert_eq!(
+            bounded("2026-11-29 13:00:00", None),
+            "2026-11-29 12:00:00+00:00"
+        );
+        // An entry from a lagging executive after a current one: the newer time stays.
+        assert_eq!(
+            bounded("2026-11-29 11:00:00", Some("2026-11-29 11:59:59+00:00")),
+            "2026-11-29 11:59:59+00:00"
+        );
+        // A previous value in the future (written before this rule) does not stick.
+        assert_eq!(
+            bounded("2026-11-29 11:59:00", Some("2027-01-01 00:00:00+00:00")),
+            "2026-11-29 11:59:00+00:00"
+        );
+        // Garbage: now.
+        assert_eq!(bounded("not a time", None), "2026-11-29 12:00:00+00:00");
+    }
+
     use super::*;
 
     fn unix(text: &str) -> Option<u64> {

@@ -110,7 +110,15 @@ impl Ldb {
                 applied: layout::read_seq(&self.conn)?,
             });
         }
-        layout::set_last_update(&self.conn, &layout::go_timestamp(&entry.leader_ts))?;
+        // Bounded by this host's clock and the previous value: skew between the leader and
+        // this host, or between executives, never shows as negative or jumping staleness.
+        let previous = layout::read_last_update(&self.conn)?;
+        let at = layout::bounded_timestamp(
+            &entry.leader_ts,
+            previous.as_deref(),
+            std::time::SystemTime::now(),
+        );
+        layout::set_last_update(&self.conn, &at)?;
         Ok(())
     }
 

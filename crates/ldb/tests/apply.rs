@@ -249,6 +249,23 @@ fn the_sandbox_refuses_anything_but_family_tables() {
     .expect("normal entries still apply");
 }
 
+/// Found by fuzzing (`fuzz/fuzz_targets/schema_json.rs`): a family name may end with `_`, and
+/// its tables (`abc____tbl`) were not recognised as family tables, so the sandbox refused the
+/// ledger's own statements for them and the reflector halted.
+#[test]
+fn a_family_ending_with_an_underscore_is_a_family() {
+    let (_dir, mut ldb) = setup();
+    ldb.apply(&[
+        entry(1, r#"CREATE TABLE abc____tbl ("id" INTEGER, PRIMARY KEY("id"));"#),
+        entry(2, r#"REPLACE INTO abc____tbl ("id") VALUES(1)"#),
+        entry(3, r#"ALTER TABLE abc____tbl ADD COLUMN "name" VARCHAR(191)"#),
+        entry(4, r#"DELETE FROM abc____tbl WHERE "id" = 1"#),
+        entry(5, "DROP TABLE IF EXISTS abc____tbl"),
+    ])
+    .expect("the ledger's statements for family abc_, table tbl");
+    assert_eq!(ldb.seq(), 5);
+}
+
 #[test]
 fn the_wal_is_checkpointed_past_its_threshold() {
     let dir = tempfile::tempdir().expect("tempdir");

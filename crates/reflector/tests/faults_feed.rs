@@ -1,119 +1,44 @@
-//! A feed connection that dies silently: between the reflector and the executive sits a TCP
-//! proxy that, on command, stops forwarding on every connection it has (in both directions,
-//! without closing anything: a NAT timeout or a cut cable, no FIN, no RST) while it forwards new
-//! connections normally. The reflector must notice the dead connection and open a new one within
-//! 3 s (the executive sends a keepalive byte every second; the reflector gives up on a connection
-//! silent for longer than its idle timeout), so a write made when the black hole starts reaches
-//! the LDB within 3 s of it.
+//! Network faults between the reflector and the executive, from a TCP proxy in between
+//! (`testkit::FaultProxy`).
+//!
+//! A feed connection that dies silently: on command the proxy stops forwarding on every
+//! connection it has (in both directions, without closing anything: a NAT timeout or a cut
+//! cable, no FIN, no RST) while it forwards new connections normally. The reflector must notice
+//! the dead connection and open a new one within 3 s (the executive sends a keepalive byte every
+//! second; the reflector gives up on a connection silent for longer than its idle timeout), so a
+//! write made when the black hole starts reaches the LDB within 3 s of it.
+//!
+//! Delays, resets and truncated responses: a writer streams batches (`testkit::batch_mutations`,
+//! one writer, one batch after the other) through the executive while the proxy delays every
+//! chunk by 0-300 ms, resets every connection with RST at a random moment within 0.5 s of its
+//! opening, or forwards only 0-2000 bytes of what the executive sends on each connection (a
+//! response cut in its headers, between chunks or in its JSON) and closes with FIN; then the
+//! fault is turned off. Pages are 5 entries and a
+//! batch is 8, so batches span pages and faults fall between the pages of one batch. What must
+//! hold: the reflector converges, never halts (a cut response is a transport error, never a
+//! refused entry), a reader watching the LDB throughout never sees half a batch, and at the end
+//! the LDB's rows equal the ctldb's, with one `history` row per acknowledged batch.
+//!
+//! Short form: 2 fault rounds of 3 s per mode. Soak: `CTLSTORE_FAULT_ROUNDS=20 cargo test -p
+//! ctlstore-reflector --test faults_feed -- --nocapture`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use ctlstore_reflector::{Config, SourceConfig, Status, run};
-use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive};
+use ctlstore_ctldb::{Ctldb, CtldbOptions};
+use ctlstore_reflector::{Config, DEFAULT_FEED_WAIT, SourceConfig, Status, run};
+use ctlstore_schema::{FamilyName, TableName};
+use ctlstore_testkit::{
+    BATCH_TABLES, Backend, Fault, FaultProxy, LdbWatcher, SchemaDef, TableDef, TestDb,
+    TestExecutive, batch_mutations,
+};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 /// The contract being measured: black hole to the write applied on the host.
 const NOTICED_WITHIN: Duration = Duration::from_secs(3);
 const ROUNDS: u64 = 6;
-
-/// Which of the proxy's connections are black holes.
-#[derive(Clone, Copy, Default)]
-struct Holes {
-    /// Every connection numbered below this.
-    all_before: u64,
-    /// And this one.
-    one: Option<u64>,
-}
-
-/// A TCP proxy whose existing connections can be turned into black holes.
-struct Proxy {
-    addr: String,
-    holes: watch::Sender<Holes>,
-    /// Connections accepted so far; each is numbered in accept order.
-    connections: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the proxy");
-        let addr = format!("http://{}", listener.local_addr().expect("proxy address"));
-        let (holes, _) = watch::channel(Holes::default());
-        let connections = Arc::new(AtomicU64::new(0));
-        let (sender, count) = (holes.clone(), connections.clone());
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let id = count.fetch_add(1, Ordering::Relaxed);
-                let Ok(server) = TcpStream::connect(&upstream).await else {
-                    continue;
-                };
-                tokio::spawn(forward(id, client, server, sender.subscribe()));
-            }
-        });
-        Proxy {
-            addr,
-            holes,
-            connections,
-            task,
-        }
-    }
-
-    /// Every connection open now stops forwarding, and stays open.
-    fn black_hole(&self) {
-        let all_before = self.connections.load(Ordering::Relaxed);
-        self.holes.send_modify(|h| h.all_before = all_before);
-    }
-
-    /// Connection `id` stops forwarding, and stays open.
-    fn black_hole_one(&self, id: u64) {
-        self.holes.send_modify(|h| h.one = Some(id));
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Copies bytes both ways until either side closes or the connection is made a black hole; then
-/// holds both sockets open, reading and writing nothing, for as long as the test runs.
-async fn forward(
-    id: u64,
-    mut client: TcpStream,
-    mut server: TcpStream,
-    mut holes: watch::Receiver<Holes>,
-) {
-    holes.borrow_and_update();
-    let (mut a, mut b) = ([0u8; 16384], [0u8; 16384]);
-    loop {
-        tokio::select! {
-            n = client.read(&mut a) => match n {
-                Ok(n) if n > 0 => if server.write_all(&a[..n]).await.is_err() { return },
-                _ => return,
-            },
-            n = server.read(&mut b) => match n {
-                Ok(n) if n > 0 => if client.write_all(&b[..n]).await.is_err() { return },
-                _ => return,
-            },
-            changed = holes.changed() => {
-                let h = *holes.borrow();
-                if changed.is_err() || id < h.all_before || h.one == Some(id) {
-                    let _held = (client, server);
-                    std::future::pending::<()>().await;
-                    return;
-                }
-            }
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silently_dead_feed_connection_is_replaced_within_3_s() {
@@ -131,11 +56,10 @@ async fn a_silently_dead_feed_connection_is_replaced_within_3_s() {
             secret: "secret1",
         })
         .await;
-    let upstream = exec.base.trim_start_matches("http://").to_string();
-    let proxy = Proxy::start(upstream).await;
+    let proxy = FaultProxy::start(&exec.base).await;
 
     let dir = tempfile::tempdir().expect("temporary directory");
-    let config = Config::new(dir.path().join("ldb.db"), SourceConfig::feed(&proxy.addr));
+    let config = Config::new(dir.path().join("ldb.db"), SourceConfig::feed(&proxy.url));
     let status = Arc::new(Status::new(Duration::from_secs(60)));
     let (stop, stopped) = oneshot::channel::<()>();
     let s = status.clone();
@@ -176,7 +100,7 @@ async fn a_silently_dead_feed_connection_is_replaced_within_3_s() {
         // Park the reflector in a long-poll, and vary where in the keepalive second the black
         // hole falls.
         tokio::time::sleep(Duration::from_millis(300 + 170 * round)).await;
-        let connections = proxy.connections.load(Ordering::Relaxed);
+        let connections = proxy.connections();
         proxy.black_hole();
         let started = Instant::now();
         write(round).await;
@@ -193,7 +117,7 @@ async fn a_silently_dead_feed_connection_is_replaced_within_3_s() {
             "round {round}: the write reached the LDB {took:?} after the black hole"
         );
         assert!(
-            proxy.connections.load(Ordering::Relaxed) > connections,
+            proxy.connections() > connections,
             "round {round}: no new connection"
         );
         noticed.push(took);
@@ -234,13 +158,13 @@ async fn propagation_p99_stays_under_1_s_while_a_connection_dies() {
             secret: "secret1",
         })
         .await;
-    let proxy = Proxy::start(exec.base.trim_start_matches("http://").to_string()).await;
+    let proxy = FaultProxy::start(&exec.base).await;
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut hosts = Vec::new();
     for i in 0..HOSTS {
         let config = Config::new(
             dir.path().join(format!("ldb{i}.db")),
-            SourceConfig::feed(&proxy.addr),
+            SourceConfig::feed(&proxy.url),
         );
         let status = Arc::new(Status::new(Duration::from_secs(60)));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -330,4 +254,178 @@ async fn propagation_p99_stays_under_1_s_while_a_connection_dies() {
     }
     exec.stop().await;
     db.cleanup().await;
+}
+
+/// Fault rounds per mode (`CTLSTORE_FAULT_ROUNDS`, default 2).
+fn rounds() -> u64 {
+    std::env::var("CTLSTORE_FAULT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
+/// How long each round keeps the fault on, with batches streaming.
+const FAULT_FOR: Duration = Duration::from_secs(3);
+/// Entries per feed page: a batch (BEGIN, 6 rows, COMMIT) spans two or three pages.
+const PAGE: i64 = 5;
+/// The bound on catching up once the fault is off (the reflector's backoff is at most 10 s).
+const CONVERGE_WITHIN: Duration = Duration::from_secs(30);
+
+/// Streams batches through the executive, under `fault` on `fraction` of the feed connections,
+/// round after round, and checks everything the module doc promises.
+async fn batches_survive(name: &str, fault: Fault, fraction: f64) {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let exec = TestExecutive::start_with(&db.url, |c| c.writer_limit = i64::MAX / 4).await;
+    let writer = exec
+        .register(&SchemaDef {
+            family: "fam",
+            tables: &BATCH_TABLES,
+            writer: "writer1",
+            secret: "secret1",
+        })
+        .await;
+    let proxy = FaultProxy::start(&exec.base).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let ldb = dir.path().join("ldb.db");
+    let watcher = LdbWatcher::start(&ldb, "fam");
+    let source = SourceConfig::Feed {
+        executive_url: proxy.url.clone(),
+        wait: DEFAULT_FEED_WAIT,
+        block: PAGE,
+    };
+    let status = Arc::new(Status::new(Duration::from_secs(60)));
+    let (stop_reflector, stopped) = oneshot::channel::<()>();
+    let s = status.clone();
+    let config = Config::new(&ldb, source);
+    let reflector = tokio::spawn(async move {
+        run(config, s, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("the reflector runs");
+    });
+
+    // One writer, one batch after the other; every batch must be acknowledged (the executive
+    // and its ctldb are not under fault).
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(AtomicI64::new(0));
+    let writing = {
+        let (writer, stop, acked) = (writer.clone(), stop.clone(), acked.clone());
+        tokio::spawn(async move {
+            let mut b = 0;
+            while !stop.load(Ordering::SeqCst) {
+                writer.mutate_ok("fam", &batch_mutations(b)).await;
+                b += 1;
+                acked.store(b, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let halted = || status.report().halted;
+    let converge = |what: String| {
+        let (status, exec) = (status.clone(), &exec);
+        async move {
+            let head = exec.head().await;
+            let started = Instant::now();
+            while status.applied_seq() < head {
+                assert!(
+                    started.elapsed() < CONVERGE_WITHIN,
+                    "{what}: the reflector did not reach seq {head} within {CONVERGE_WITHIN:?}: {:?}",
+                    status.report()
+                );
+                assert!(status.report().halted.is_none(), "{what}: the reflector halted: {:?}", status.report());
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            started.elapsed()
+        }
+    };
+    converge(format!("{name}: before the faults")).await;
+
+    let mut caught_up = Vec::new();
+    let failures_before = status.report().source_failures;
+    for round in 1..=rounds() {
+        proxy.set_fault(fault, fraction);
+        let on = Instant::now();
+        while on.elapsed() < FAULT_FOR {
+            assert_eq!(halted(), None, "{name}, round {round}: the reflector halted under the fault");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        proxy.set_fault(Fault::None, 0.0);
+        caught_up.push(converge(format!("{name}, round {round}")).await);
+    }
+    let source_failures = status.report().source_failures - failures_before;
+    stop.store(true, Ordering::SeqCst);
+    writing.await.expect("the writer ran");
+    converge(format!("{name}: at the end")).await;
+    let watched = watcher.finish();
+    let report = status.report();
+    let _ = stop_reflector.send(());
+    let _ = reflector.await;
+
+    assert_eq!(report.halted, None, "{name}: the reflector halted");
+    assert!(
+        watched.violations.is_empty(),
+        "{name}: a reader saw {} inconsistent snapshots, first: {:#?}",
+        watched.violation_count,
+        watched.violations
+    );
+    assert!(watched.observations > 100, "{name}: the reader watched ({} snapshots)", watched.observations);
+    let ctldb = Ctldb::connect(&db.url, CtldbOptions::default()).await.expect("the ctldb");
+    let family = FamilyName::new("fam").expect("valid");
+    for table in ["current", "history"] {
+        let expected = ctldb
+            .rows(&family, &TableName::new(table).expect("valid"))
+            .await
+            .expect("the ctldb's rows");
+        let actual = ctlstore_testkit::sqlite_rows(&ldb, &format!(r#"SELECT * FROM "fam___{table}" ORDER BY "id""#));
+        assert!(actual == expected, "{name}: the LDB's {table} differs from the ctldb's ({} rows against {})", actual.len(), expected.len());
+    }
+    let batches = acked.load(Ordering::SeqCst);
+    let history = ctlstore_testkit::sqlite_rows(&ldb, r#"SELECT "id" FROM "fam___history" ORDER BY "id""#);
+    let ids: Vec<i64> = history.iter().filter_map(|r| match r[0] { ctlstore_schema::Value::Integer(i) => Some(i), _ => None }).collect();
+    assert_eq!(ids, (0..batches).collect::<Vec<_>>(), "{name}: every acknowledged batch, once");
+    let stats = proxy.stats();
+    caught_up.sort();
+    eprintln!(
+        "{name}: {} rounds of {FAULT_FOR:?}; {batches} batches acknowledged, all in the LDB once, equal to the ctldb; {} connections, {} hit, {} chunks delayed, {} resets, {} responses cut; {source_failures} failed fetches, retried; caught up {:?} (max) after the fault went off; reader: {} snapshots, none torn; never halted",
+        rounds(),
+        stats.connections,
+        stats.hit,
+        stats.delayed_chunks,
+        stats.resets,
+        stats.truncations,
+        caught_up.last().copied().unwrap_or_default(),
+        watched.observations,
+    );
+    exec.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_survive_delayed_chunks() {
+    batches_survive(
+        "delays",
+        Fault::Delay {
+            max: Duration::from_millis(300),
+        },
+        1.0,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_survive_connection_resets() {
+    batches_survive(
+        "resets",
+        Fault::Reset {
+            within: Duration::from_millis(500),
+        },
+        1.0,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_survive_truncated_responses() {
+    batches_survive("truncations", Fault::Truncate { max_bytes: 2000 }, 1.0).await;
 }

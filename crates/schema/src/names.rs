@@ -256,8 +256,12 @@ pub fn ldb_table_name(family: &FamilyName, table: &TableName) -> String {
 
 /// Splits `family___table` back into its parts; `None` for names that are not ctlstore tables
 /// (`_ldb_seq`, `ctlstore_dml_ledger`, ...).
+///
+/// The delimiter is the *last* `___`: a family name may end with `_` (`abc_` gives
+/// `abc____tbl`), while a table name neither starts with `_` nor contains `__`, so the last
+/// `___` is the only split that can give two valid names.
 pub fn parse_ldb_table_name(name: &str) -> Option<(FamilyName, TableName)> {
-    let (family, table) = name.split_once(LDB_TABLE_DELIMITER)?;
+    let (family, table) = name.rsplit_once(LDB_TABLE_DELIMITER)?;
     Some((FamilyName::new(family).ok()?, TableName::new(table).ok()?))
 }
 
@@ -331,6 +335,20 @@ mod tests {
         assert!(FamilyName::new("select").is_ok());
     }
 
+    /// Found by `fuzz/fuzz_targets/schema_json.rs`: a family name ending with `_` (valid, as in
+    /// ctlstore) gave `fma1____tbl`, which split at the first `___` into `fma1` and `_tbl`, so
+    /// the table was no ctlstore table: the LDB sandbox refused its statements (the reflector
+    /// halted) and the ctldb's catalogue did not list it.
+    #[test]
+    fn a_family_ending_with_an_underscore_splits_back() {
+        for (family, table) in [("fma1_", "tbl"), ("abc_", "x_y_"), ("a_b_", "c_d")] {
+            let f = FamilyName::new(family).expect("valid family");
+            let t = TableName::new(table).expect("valid table");
+            let joined = ldb_table_name(&f, &t);
+            assert_eq!(parse_ldb_table_name(&joined), Some((f, t)), "{joined}");
+        }
+    }
+
     #[test]
     fn ldb_names_split_unambiguously() {
         let f = FamilyName::new("fam_one").expect("valid");
@@ -339,6 +357,7 @@ mod tests {
         assert_eq!(joined, "fam_one___tab_two");
         assert_eq!(parse_ldb_table_name(&joined), Some((f, t)));
         assert_eq!(parse_ldb_table_name("_ldb_seq"), None);
+        assert_eq!(parse_ldb_table_name("a___b___c"), None);
         assert_eq!(parse_ldb_table_name("ctlstore_dml_ledger"), None);
     }
 }

@@ -8,8 +8,10 @@
 //! `CTLSTORE_TEST_POSTGRES_URL` name a server (`mysql://root@127.0.0.1:3306`,
 //! `postgres://postgres@127.0.0.1:5432`); otherwise they are reported as ignored, with the
 //! variable to set. Each test gets its own database, created here and dropped by
-//! [`TestDb::cleanup`]. Tests that take PostgreSQL down start a private [`PgCluster`] instead
-//! (gated by [`postgres_test!`]).
+//! [`TestDb::cleanup`]. Tests that take the database down start a private [`PgCluster`] or
+//! [`MariaDbInstance`] instead (gated by [`postgres_test!`] / [`mysql_test!`]). With the
+//! `executive` feature, `FaultProxy` breaks the network between a client and a server on command,
+//! and `LdbWatcher` checks that no reader of an LDB ever sees half of a `batch_mutations` batch.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -19,16 +21,28 @@ use sqlx::{AssertSqlSafe, Connection};
 mod executive;
 #[cfg(feature = "executive")]
 mod executive_client;
+#[cfg(feature = "executive")]
+mod fault_proxy;
 mod macros;
+mod mariadb_instance;
 mod moto;
 mod pg_cluster;
+#[cfg(feature = "executive")]
+mod torn_batches;
+mod process;
 
 #[cfg(feature = "executive")]
 pub use executive::{Config as ExecutiveConfig, TestExecutive};
 #[cfg(feature = "executive")]
 pub use executive_client::{ExecutiveClient, SchemaDef, TableDef, WriterClient};
+#[cfg(feature = "executive")]
+pub use fault_proxy::{Fault, FaultProxy, FaultStats};
+pub use mariadb_instance::MariaDbInstance;
 pub use moto::Moto;
 pub use pg_cluster::PgCluster;
+#[cfg(feature = "executive")]
+pub use torn_batches::{BATCH_TABLES, LdbWatcher, ROWS_PER_BATCH, Watched, batch_mutations};
+pub use process::{KillOnDrop, free_port};
 
 /// Every row `sql` returns from an SQLite connection, as typed values: how tests compare an LDB
 /// (or a replayed ledger) with the ctldb, by query rather than through the code under test.

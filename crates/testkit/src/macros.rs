@@ -101,7 +101,8 @@ macro_rules! s3_test {
 }
 
 /// A single test that needs MariaDB/MySQL: runs when `CTLSTORE_TEST_MYSQL_URL` is set,
-/// otherwise reported as ignored with the reason.
+/// otherwise reported as ignored with the reason. Tests that start a [`crate::MariaDbInstance`]
+/// of their own use it too: a machine set up for the MySQL suite has the server binaries.
 #[cfg(ctlstore_mysql)]
 #[macro_export]
 macro_rules! mysql_test {

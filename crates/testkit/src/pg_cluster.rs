@@ -10,6 +10,7 @@
 //!
 //! The methods block (they wait for the server): call them from `spawn_blocking` in async tests.
 
+use crate::free_port;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -144,14 +145,6 @@ impl Drop for PgCluster {
             .arg(&data)
             .output();
     }
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("find a free port")
 }
 
 fn running_as_root() -> bool {
