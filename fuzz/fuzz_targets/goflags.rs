@@ -68,6 +68,9 @@ fuzz_target!(|args: Vec<String>| {
         assert!(item.len() <= a.len());
         let env = env_name(a);
         assert!(env.starts_with("CTLSTORE_"));
-        assert!(!env.chars().any(|c| c.is_ascii_lowercase() || c == '-' || c == '.'));
+        assert!(
+            !env.chars()
+                .any(|c| c.is_ascii_lowercase() || c == '-' || c == '.')
+        );
     }
 });

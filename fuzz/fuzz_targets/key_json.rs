@@ -74,11 +74,7 @@ fuzz_target!(|data: &[u8]| {
             let again: Vec<Json> = key.iter().map(to_json).collect();
             assert_eq!(key_from_array(&again).as_ref(), Ok(&key), "round trip");
             for (i, (k, j)) in key.iter().zip(&again).enumerate() {
-                let via_part = key_part(
-                    i,
-                    j.get("value"),
-                    j.get("binary").and_then(Json::as_str),
-                );
+                let via_part = key_part(i, j.get("value"), j.get("binary").and_then(Json::as_str));
                 assert_eq!(via_part.as_ref(), Ok(k), "key_part agrees");
             }
         }

@@ -119,7 +119,10 @@ fn state(conn: &Connection) -> State {
     ) {
         let name = &t[0][1..]; // `strings` marks text with a leading `t`
         let quoted = name.replace('"', "\"\"");
-        rows.push((name.to_string(), strings(conn, &format!("SELECT * FROM \"{quoted}\""))));
+        rows.push((
+            name.to_string(),
+            strings(conn, &format!("SELECT * FROM \"{quoted}\"")),
+        ));
     }
     State { schema, rows }
 }

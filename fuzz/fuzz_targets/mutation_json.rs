@@ -114,7 +114,10 @@ fn check_sqlite(t: &Table, row: &[FieldValue], key: &[FieldValue]) {
     let select = format!("SELECT {} FROM fam___every_type", columns.join(","));
     let mut stmt = conn.prepare(&select).expect("select");
     let mut rows = stmt.query([]).expect("query");
-    let stored = rows.next().expect("step").expect("the upserted row is there");
+    let stored = rows
+        .next()
+        .expect("step")
+        .expect("the upserted row is there");
     for (i, (field, fv)) in t.fields.iter().zip(row).enumerate() {
         if fv.spelling != Spelling::Stored {
             continue; // written as ctlstore spells it; the column's affinity decides
@@ -173,7 +176,11 @@ fuzz_target!(|data: &[u8]| {
         let ty = field.field_type;
         assert!(fits(&fv.value, ty), "{:?} in a {ty} column", fv.value);
         assert!(within_limits(&fv.value, ty), "over the limit in {ty}");
-        assert!(spelling_allowed(fv.spelling, ty), "{:?} for {ty}", fv.spelling);
+        assert!(
+            spelling_allowed(fv.spelling, ty),
+            "{:?} for {ty}",
+            fv.spelling
+        );
         if t.is_key(&field.name) {
             assert!(!fv.value.is_null(), "NULL key {}", field.name.as_str());
         }

@@ -32,6 +32,11 @@ pub fn parse_ctldb_url(url: &str) -> Result<CtldbUrl, CtldbError> {
     if url.is_empty() {
         return Err(CtldbError::InvalidUrl("empty".into()));
     }
+    // First: a Go DSN's credentials may hold anything (`sqlite:` as a user, `://` in a
+    // password), so its shape is checked before any URL prefix.
+    if looks_like_go_dsn(url) {
+        return parse_go_mysql_dsn(url).map(CtldbUrl::Mysql);
+    }
     for prefix in ["sqlite://", "sqlite3://", "sqlite:", "sqlite3:"] {
         if let Some(path) = url.strip_prefix(prefix) {
             let path = path.split('?').next().unwrap_or(path);
@@ -58,9 +63,6 @@ pub fn parse_ctldb_url(url: &str) -> Result<CtldbUrl, CtldbError> {
             "unknown scheme '{scheme}' (use sqlite:PATH, mysql://, postgres:// or a Go MySQL DSN)"
         )));
     }
-    if looks_like_go_dsn(url) {
-        return parse_go_mysql_dsn(url).map(CtldbUrl::Mysql);
-    }
     Ok(CtldbUrl::Sqlite(PathBuf::from(url)))
 }
 
@@ -70,17 +72,52 @@ impl CtldbUrl {
     }
 }
 
+/// Go's DSN by its address, split as go-sql-driver splits it: what stands between the last `@`
+/// and the last `/` is `net(addr)` (`tcp(...)`, `unix(...)`), or nothing after a user
+/// (`user@/db`).
 fn looks_like_go_dsn(dsn: &str) -> bool {
-    dsn.contains("@tcp(")
-        || dsn.contains("@unix(")
-        || dsn.starts_with("tcp(")
-        || dsn.starts_with("unix(")
-        || dsn.contains("@/")
+    let Some(slash) = dsn.rfind('/') else {
+        return false;
+    };
+    let left = &dsn[..slash];
+    let (had_user, address) = match left.rfind('@') {
+        Some(at) => (true, &left[at + 1..]),
+        None => (false, left),
+    };
+    let net_addr = ["tcp(", "tcp4(", "tcp6(", "unix("]
+        .iter()
+        .any(|net| address.starts_with(net))
+        && address.ends_with(')');
+    net_addr || (had_user && address.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_dsns_win_over_url_prefixes() {
+        // Found by fuzzing: credentials that look like a URL scheme or an SQLite prefix.
+        for dsn in [
+            "r://##############@tcp(db:30016)/n",
+            "sqlite:@tcp(db:1473)/db",
+            "u://x:p//w@unix(/run/mysqld.sock)/d",
+            "u:@/d",
+        ] {
+            assert!(
+                matches!(parse_ctldb_url(dsn), Ok(CtldbUrl::Mysql(_))),
+                "{dsn}"
+            );
+        }
+        assert!(matches!(
+            parse_ctldb_url("sqlite:/data/ctldb.db"),
+            Ok(CtldbUrl::Sqlite(_))
+        ));
+        assert!(matches!(
+            parse_ctldb_url("mysql://u:p@db:3306/ctldb"),
+            Ok(CtldbUrl::Mysql(_))
+        ));
+    }
 
     #[test]
     fn forms() {

@@ -2,27 +2,8 @@
 
 use std::process::Command;
 
-use ctlstore_ldb::{Ldb, LdbOptions};
-use ctlstore_ledger::LedgerEntry;
+use ctlstore_testkit::ldb_with;
 use serde_json::{Value, json};
-
-/// An LDB in a temporary directory holding `statements`, applied as seqs 1, 2, ...
-fn ldb_with(statements: &[&str]) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("ldb.db");
-    let mut ldb = Ldb::open(&path, LdbOptions::default()).expect("open");
-    let entries: Vec<LedgerEntry> = (1..)
-        .zip(statements)
-        .map(|(seq, s)| LedgerEntry {
-            seq,
-            leader_ts: String::new(),
-            statement: s.to_string(),
-        })
-        .collect();
-    ldb.apply(&entries).expect("apply");
-    let path = path.to_str().expect("utf-8 path").to_string();
-    (dir, path)
-}
 
 /// Runs `ldb-read-key` with ctlstore's single-dash flags (`dashes` = "-") or ours ("--").
 fn read_key(dashes: &str, ldb: &str, table: &str, key: &str) -> (i32, String, String) {

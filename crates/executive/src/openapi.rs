@@ -96,7 +96,8 @@ fn doc(method: &str, path: &str) -> Doc {
                 "Read the writer's cookie (raw bytes).",
                 None,
                 json!({"description": "The cookie bytes.", "content": {"application/octet-stream": {}}}),
-                &[401],
+                // 400: a writer header that is not a valid writer name.
+                &[400, 401],
                 false,
             )
         },

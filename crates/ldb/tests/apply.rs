@@ -256,9 +256,15 @@ fn the_sandbox_refuses_anything_but_family_tables() {
 fn a_family_ending_with_an_underscore_is_a_family() {
     let (_dir, mut ldb) = setup();
     ldb.apply(&[
-        entry(1, r#"CREATE TABLE abc____tbl ("id" INTEGER, PRIMARY KEY("id"));"#),
+        entry(
+            1,
+            r#"CREATE TABLE abc____tbl ("id" INTEGER, PRIMARY KEY("id"));"#,
+        ),
         entry(2, r#"REPLACE INTO abc____tbl ("id") VALUES(1)"#),
-        entry(3, r#"ALTER TABLE abc____tbl ADD COLUMN "name" VARCHAR(191)"#),
+        entry(
+            3,
+            r#"ALTER TABLE abc____tbl ADD COLUMN "name" VARCHAR(191)"#,
+        ),
         entry(4, r#"DELETE FROM abc____tbl WHERE "id" = 1"#),
         entry(5, "DROP TABLE IF EXISTS abc____tbl"),
     ])

@@ -40,6 +40,9 @@ use std::time::{Duration, SystemTime};
 
 pub use ctlstore_ldb_layout::DEFAULT_LDB_PATH;
 pub use ctlstore_schema::Value;
+/// The name rules a read is checked against ([`ReaderError::Name`] carries them), for callers
+/// that describe them (the sidecar's OpenAPI document) without depending on the schema crate.
+pub use ctlstore_schema::{NameError, NameKind};
 pub use key::Key;
 pub use layouts::{ROTATION_PERIODS, RotatingReader, VersionedReader};
 use pool::Pool;

@@ -82,13 +82,19 @@ impl fmt::Display for SourceConfig {
     }
 }
 
-/// The source failed; the reflector retries with backoff.
+/// The source failed; the reflector retries with backoff. Nothing here halts applying: only an
+/// entry the LDB refuses does, and an entry is only ever taken from a complete, parsed page.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("ledger feed: {0}")]
+    /// The connection failed, or the answer ended before it was complete (a reset, or a FIN in
+    /// the middle of a response): with the cause, which reqwest's own message leaves out.
+    #[error("ledger feed: {}", with_causes(.0))]
     Http(#[from] reqwest::Error),
     #[error("ledger feed answered {status}: {body}")]
     Status { status: u16, body: String },
+    /// A complete answer that is not a page: a feed this reflector does not understand.
+    #[error("ledger feed sent an answer that is not a page: {0}")]
+    Page(serde_json::Error),
     #[error("ledger feed failed while waiting: {0}")]
     Feed(String),
     #[error("ctldb: {0}")]
@@ -195,10 +201,14 @@ impl Source {
                         body,
                     });
                 }
-                let page = match response.json::<Answer>().await? {
-                    Answer::Page(page) => page,
-                    Answer::Error { error } => return Err(SourceError::Feed(error)),
-                };
+                // The whole body first: a response cut short fails here, as a transport error,
+                // before anything is parsed.
+                let body = response.bytes().await?;
+                let page =
+                    match serde_json::from_slice::<Answer>(&body).map_err(SourceError::Page)? {
+                        Answer::Page(page) => page,
+                        Answer::Error { error } => return Err(SourceError::Feed(error)),
+                    };
                 let entries = page
                     .entries
                     .into_iter()
@@ -252,6 +262,22 @@ impl Source {
     }
 }
 
+/// `error: cause: its cause ...`: reqwest says "error decoding response body" for a body cut
+/// short; the cause says how ("connection reset", "end of file before message length reached").
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// `interval × (1 + coefficient × (2u − 1))`, u uniform in [0, 1): ctlstore's poll jitter.
 fn jittered(interval: Duration, coefficient: f64) -> Duration {
     let u = jitter_millis(1_000_000) as f64 / 1_000_000.0;
@@ -277,6 +303,49 @@ pub(crate) fn jitter_millis(max: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A feed that answers every request with `answer`, then closes (FIN).
+    async fn feed_answering(answer: &'static [u8]) -> Source {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = c.read(&mut request).await;
+                let _ = c.write_all(answer).await;
+                let _ = c.shutdown().await;
+            }
+        });
+        Source::connect(&SourceConfig::feed(url))
+            .await
+            .expect("the source")
+    }
+
+    #[tokio::test]
+    async fn a_page_cut_short_is_a_transport_error() {
+        let cut: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\ncontent-length: 200\r\n\r\n{\"entries\":[{\"seq\":1,",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\n \r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-le",
+        ];
+        for answer in cut {
+            let mut source = feed_answering(answer).await;
+            let error = source.fetch(0).await.err().expect("a cut page fails");
+            assert!(matches!(error, SourceError::Http(_)), "{error}");
+            // The message says how it was cut, not only "error decoding response body".
+            let text = error.to_string();
+            assert!(
+                text.contains("end of file") || text.contains("EOF") || text.contains("closed"),
+                "{text}"
+            );
+        }
+        let mut source = feed_answering(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+        let error = source.fetch(0).await.err().expect("not a page");
+        assert!(matches!(error, SourceError::Page(_)), "{error}");
+    }
 
     #[test]
     fn jitter_stays_in_bounds() {

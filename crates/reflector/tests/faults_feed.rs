@@ -9,7 +9,8 @@
 //! write made when the black hole starts reaches the LDB within 3 s of it.
 //!
 //! Delays, resets and truncated responses: a writer streams batches (`testkit::batch_mutations`,
-//! one writer, one batch after the other) through the executive while the proxy delays every
+//! one writer, one batch after the other: every 0.2-1.5 s for 3 s, so that the reflector waits
+//! in long-polls, then every 10 ms for 3 s) through the executive while the proxy delays every
 //! chunk by 0-300 ms, resets every connection with RST at a random moment within 0.5 s of its
 //! opening, or forwards only 0-2000 bytes of what the executive sends on each connection (a
 //! response cut in its headers, between chunks or in its JSON) and closes with FIN; then the
@@ -19,8 +20,11 @@
 //! refused entry), a reader watching the LDB throughout never sees half a batch, and at the end
 //! the LDB's rows equal the ctldb's, with one `history` row per acknowledged batch.
 //!
-//! Short form: 2 fault rounds of 3 s per mode. Soak: `CTLSTORE_FAULT_ROUNDS=20 cargo test -p
+//! Short form: 2 fault rounds of 6 s per mode. Soak: `CTLSTORE_FAULT_ROUNDS=20 cargo test -p
 //! ctlstore-reflector --test faults_feed -- --nocapture`.
+//!
+//! (Over 400 lines on purpose: every network fault shares the same fleet, write stream and
+//! end-of-run checks defined here; one file keeps the scenarios comparable.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -28,7 +32,6 @@ use std::time::{Duration, Instant};
 
 use ctlstore_ctldb::{Ctldb, CtldbOptions};
 use ctlstore_reflector::{Config, DEFAULT_FEED_WAIT, SourceConfig, Status, run};
-use ctlstore_schema::{FamilyName, TableName};
 use ctlstore_testkit::{
     BATCH_TABLES, Backend, Fault, FaultProxy, LdbWatcher, SchemaDef, TableDef, TestDb,
     TestExecutive, batch_mutations,
@@ -264,7 +267,12 @@ fn rounds() -> u64 {
         .unwrap_or(2)
 }
 
-/// How long each round keeps the fault on, with batches streaming.
+/// Each round, under the fault: first a batch every 0.2-1.5 s for this long, so the reflector,
+/// caught up, waits in long-polls and the fault also falls on answers that are streamed (headers
+/// at once, keepalive spaces, then the page in a chunk)...
+const SLOW_FOR: Duration = Duration::from_secs(3);
+/// ... then a batch every 10 ms for this long: the reflector falls behind, and the fault falls on
+/// pages answered at once.
 const FAULT_FOR: Duration = Duration::from_secs(3);
 /// Entries per feed page: a batch (BEGIN, 6 rows, COMMIT) spans two or three pages.
 const PAGE: i64 = 5;
@@ -308,24 +316,34 @@ async fn batches_survive(name: &str, fault: Fault, fraction: f64) {
     // One writer, one batch after the other; every batch must be acknowledged (the executive
     // and its ctldb are not under fault).
     let stop = Arc::new(AtomicBool::new(false));
+    let slow = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(AtomicI64::new(0));
     let writing = {
-        let (writer, stop, acked) = (writer.clone(), stop.clone(), acked.clone());
+        let (writer, stop, acked, slow) =
+            (writer.clone(), stop.clone(), acked.clone(), slow.clone());
         tokio::spawn(async move {
             let mut b = 0;
             while !stop.load(Ordering::SeqCst) {
                 writer.mutate_ok("fam", &batch_mutations(b)).await;
                 b += 1;
                 acked.store(b, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                let pause = if slow.load(Ordering::SeqCst) {
+                    200 + (b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) % 1300
+                } else {
+                    10
+                };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
             }
         })
     };
-    let halted = || status.report().halted;
+    // The head from the ctldb itself.
+    let ctldb = Ctldb::connect(&db.url, CtldbOptions::default())
+        .await
+        .expect("the ctldb");
     let converge = |what: String| {
-        let (status, exec) = (status.clone(), &exec);
+        let (status, ctldb) = (status.clone(), &ctldb);
         async move {
-            let head = exec.head().await;
+            let head = ctldb.max_seq().await.expect("the ledger's head");
             let started = Instant::now();
             while status.applied_seq() < head {
                 assert!(
@@ -333,7 +351,11 @@ async fn batches_survive(name: &str, fault: Fault, fraction: f64) {
                     "{what}: the reflector did not reach seq {head} within {CONVERGE_WITHIN:?}: {:?}",
                     status.report()
                 );
-                assert!(status.report().halted.is_none(), "{what}: the reflector halted: {:?}", status.report());
+                assert!(
+                    status.report().halted.is_none(),
+                    "{what}: the reflector halted: {:?}",
+                    status.report()
+                );
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             started.elapsed()
@@ -342,15 +364,30 @@ async fn batches_survive(name: &str, fault: Fault, fraction: f64) {
     converge(format!("{name}: before the faults")).await;
 
     let mut caught_up = Vec::new();
+    let mut errors = std::collections::BTreeSet::new();
     let failures_before = status.report().source_failures;
     for round in 1..=rounds() {
         proxy.set_fault(fault, fraction);
         let on = Instant::now();
-        while on.elapsed() < FAULT_FOR {
-            assert_eq!(halted(), None, "{name}, round {round}: the reflector halted under the fault");
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        while on.elapsed() < SLOW_FOR + FAULT_FOR {
+            slow.store(on.elapsed() < SLOW_FOR, Ordering::SeqCst);
+            let report = status.report();
+            assert_eq!(
+                report.halted, None,
+                "{name}, round {round}: the reflector halted under the fault"
+            );
+            if let Some(e) = report.source_error {
+                // The kind of error, without its URL.
+                let kind = match (e.find(" for url ("), e.find("): ")) {
+                    (Some(a), Some(b)) if b > a => format!("{}{}", &e[..a], &e[b + 1..]),
+                    _ => e,
+                };
+                errors.insert(kind);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         proxy.set_fault(Fault::None, 0.0);
+        slow.store(false, Ordering::SeqCst);
         caught_up.push(converge(format!("{name}, round {round}")).await);
     }
     let source_failures = status.report().source_failures - failures_before;
@@ -369,25 +406,31 @@ async fn batches_survive(name: &str, fault: Fault, fraction: f64) {
         watched.violation_count,
         watched.violations
     );
-    assert!(watched.observations > 100, "{name}: the reader watched ({} snapshots)", watched.observations);
-    let ctldb = Ctldb::connect(&db.url, CtldbOptions::default()).await.expect("the ctldb");
-    let family = FamilyName::new("fam").expect("valid");
-    for table in ["current", "history"] {
-        let expected = ctldb
-            .rows(&family, &TableName::new(table).expect("valid"))
-            .await
-            .expect("the ctldb's rows");
-        let actual = ctlstore_testkit::sqlite_rows(&ldb, &format!(r#"SELECT * FROM "fam___{table}" ORDER BY "id""#));
-        assert!(actual == expected, "{name}: the LDB's {table} differs from the ctldb's ({} rows against {})", actual.len(), expected.len());
-    }
+    assert!(
+        watched.observations > 100,
+        "{name}: the reader watched ({} snapshots)",
+        watched.observations
+    );
+    ctlstore_testkit::assert_ldb_matches_ctldb(&ctldb, &ldb, &["current", "history"], name).await;
     let batches = acked.load(Ordering::SeqCst);
-    let history = ctlstore_testkit::sqlite_rows(&ldb, r#"SELECT "id" FROM "fam___history" ORDER BY "id""#);
-    let ids: Vec<i64> = history.iter().filter_map(|r| match r[0] { ctlstore_schema::Value::Integer(i) => Some(i), _ => None }).collect();
-    assert_eq!(ids, (0..batches).collect::<Vec<_>>(), "{name}: every acknowledged batch, once");
+    let history =
+        ctlstore_testkit::sqlite_rows(&ldb, r#"SELECT "id" FROM "fam___history" ORDER BY "id""#);
+    let ids: Vec<i64> = history
+        .iter()
+        .filter_map(|r| match r[0] {
+            ctlstore_schema::Value::Integer(i) => Some(i),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        (0..batches).collect::<Vec<_>>(),
+        "{name}: every acknowledged batch, once"
+    );
     let stats = proxy.stats();
     caught_up.sort();
     eprintln!(
-        "{name}: {} rounds of {FAULT_FOR:?}; {batches} batches acknowledged, all in the LDB once, equal to the ctldb; {} connections, {} hit, {} chunks delayed, {} resets, {} responses cut; {source_failures} failed fetches, retried; caught up {:?} (max) after the fault went off; reader: {} snapshots, none torn; never halted",
+        "{name}: {} rounds of {SLOW_FOR:?} slow + {FAULT_FOR:?} fast writes; {batches} batches acknowledged, all in the LDB once, equal to the ctldb; {} connections, {} hit, {} chunks delayed, {} resets, {} responses cut; {source_failures} failed fetches, retried; caught up {:?} (max) after the fault went off; reader: {} snapshots, none torn; never halted",
         rounds(),
         stats.connections,
         stats.hit,
@@ -397,6 +440,8 @@ async fn batches_survive(name: &str, fault: Fault, fraction: f64) {
         caught_up.last().copied().unwrap_or_default(),
         watched.observations,
     );
+    eprintln!("{name}: the kinds of error the reflector reported: {errors:#?}");
+    ctldb.close().await;
     exec.stop().await;
     db.cleanup().await;
 }

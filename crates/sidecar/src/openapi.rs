@@ -3,7 +3,7 @@
 //! the executive's (`ctlstore_executive::openapi`): one `doc` per operation, shared schemas in
 //! `components`.
 
-use ctlstore_schema::NameKind;
+use ctlstore_reader::NameKind;
 use serde_json::{Map, Value, json};
 
 use crate::routes::ROUTES;
@@ -34,7 +34,7 @@ fn empty(description: &str) -> Value {
 fn key_body() -> Value {
     json!({"required": true, "content": {"application/json": {
         "schema": reference("KeyRequest"),
-        "example": {"key": [{"value": "a"}, {"value": 1}, {"binary": "3q2+7w=="}]}}}})
+        "example": {"key": [{"value": "a"}, {"value": 1}]}}}})
 }
 
 fn bad_request() -> (u16, Value) {
@@ -82,10 +82,12 @@ fn doc(method: &str, path: &str) -> Doc {
                 bad_request(),
                 (
                     404,
+                    // ctlstore's answer for a missing row has no body and no content type; OpenAPI
+                    // 3.0 cannot say "empty, or JSON", so the rarer JSON form (no such table) is
+                    // described in words.
                     json!({
-                        "description": "No such row: an empty body with `X-Ctlstore: Not Found`. No such table: a JSON error (no header).",
-                        "headers": {"X-Ctlstore": {"description": "`Not Found` when the table exists but the row does not.", "schema": {"type": "string", "enum": ["Not Found"]}}},
-                        "content": {"application/json": {"schema": reference("Error")}}
+                        "description": "No such row: an empty body with `X-Ctlstore: Not Found`. No such table: a JSON `Error` instead (`field`: `table`), without the header.",
+                        "headers": {"X-Ctlstore": {"description": "`Not Found` when the table exists but the row does not.", "schema": {"type": "string", "enum": ["Not Found"]}}}
                     }),
                 ),
                 unavailable(),

@@ -1,4 +1,7 @@
 //! The sidecar over real HTTP: every route, and every error.
+//!
+//! (Over 400 lines on purpose: one test per route and per error class, sharing one fixture LDB
+//! and one served sidecar; split, each file would repeat the fixture.)
 
 use std::sync::Arc;
 use std::time::Duration;

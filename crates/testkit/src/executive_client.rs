@@ -144,13 +144,21 @@ impl ExecutiveClient {
             .collect()
     }
 
-    /// The seq of the last ledger entry (0 when empty).
+    /// The seq of the last ledger entry (0 when empty), read page after page (a page holds at
+    /// most 10,000 entries; the first page's last seq is not the head of a longer ledger).
     pub async fn head(&self) -> i64 {
-        self.ledger(0)
-            .await
-            .last()
-            .and_then(|e| e["seq"].as_i64())
-            .unwrap_or(0)
+        let mut head = 0;
+        loop {
+            match self
+                .ledger(head)
+                .await
+                .last()
+                .and_then(|e| e["seq"].as_i64())
+            {
+                Some(seq) => head = seq,
+                None => return head,
+            }
+        }
     }
 }
 

@@ -27,9 +27,9 @@ mod macros;
 mod mariadb_instance;
 mod moto;
 mod pg_cluster;
+mod process;
 #[cfg(feature = "executive")]
 mod torn_batches;
-mod process;
 
 #[cfg(feature = "executive")]
 pub use executive::{Config as ExecutiveConfig, TestExecutive};
@@ -40,9 +40,11 @@ pub use fault_proxy::{Fault, FaultProxy, FaultStats};
 pub use mariadb_instance::MariaDbInstance;
 pub use moto::Moto;
 pub use pg_cluster::PgCluster;
-#[cfg(feature = "executive")]
-pub use torn_batches::{BATCH_TABLES, LdbWatcher, ROWS_PER_BATCH, Watched, batch_mutations};
 pub use process::{KillOnDrop, free_port};
+#[cfg(feature = "executive")]
+pub use torn_batches::{
+    BATCH_TABLES, LdbWatcher, ROWS_PER_BATCH, Watched, assert_ldb_matches_ctldb, batch_mutations,
+};
 
 /// Every row `sql` returns from an SQLite connection, as typed values: how tests compare an LDB
 /// (or a replayed ledger) with the ctldb, by query rather than through the code under test.
@@ -279,6 +281,27 @@ impl TestDb {
             eprintln!("warning: could not drop test database {}: {e}", self.name);
         }
     }
+}
+
+/// An LDB in a temporary directory holding `statements`, applied as seqs 1, 2, ... (closed
+/// again, so another process may open it). Returns the directory (keep it alive) and the
+/// LDB's path as text, for command lines.
+pub fn ldb_with(statements: &[&str]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ldb.db");
+    let mut ldb =
+        ctlstore_ldb::Ldb::open(&path, ctlstore_ldb::LdbOptions::default()).expect("open");
+    let entries: Vec<ctlstore_ledger::LedgerEntry> = (1..)
+        .zip(statements)
+        .map(|(seq, s)| ctlstore_ledger::LedgerEntry {
+            seq,
+            leader_ts: String::new(),
+            statement: s.to_string(),
+        })
+        .collect();
+    ldb.apply(&entries).expect("apply");
+    let path = path.to_str().expect("utf-8 path").to_string();
+    (dir, path)
 }
 
 /// The Go DSN (`user:pass@tcp(host:port)/db?collation=...`) for a `mysql://` URL: what ctlstore's

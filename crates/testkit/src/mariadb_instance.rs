@@ -42,7 +42,7 @@ impl MariaDbInstance {
     /// cannot.
     pub fn start() -> MariaDbInstance {
         let dir = tempfile::tempdir().expect("create a temporary directory");
-        let port = free_port();
+        let port = crate::free_port();
         let instance = MariaDbInstance {
             url: format!("mysql://root@127.0.0.1:{port}/ctldb"),
             dir,
@@ -172,14 +172,6 @@ impl Drop for MariaDbInstance {
             let _ = child.wait();
         }
     }
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("find a free port")
 }
 
 fn running_as_root() -> bool {

@@ -36,6 +36,34 @@ pub const BATCH_TABLES: [TableDef<'static>; 2] = [
     },
 ];
 
+/// Asserts that each of `tables` of family `fam` holds exactly the ctldb's rows in the LDB at
+/// `ldb`, and returns how many rows they hold together. `label` names the scenario.
+pub async fn assert_ldb_matches_ctldb(
+    ctldb: &ctlstore_ctldb::Ctldb,
+    ldb: &Path,
+    tables: &[&str],
+    label: &str,
+) -> usize {
+    let family = ctlstore_schema::FamilyName::new("fam").expect("valid");
+    let mut rows = 0;
+    for table in tables {
+        let name = ctlstore_schema::TableName::new(table).expect("valid");
+        let expected = ctldb.rows(&family, &name).await.expect("the ctldb's rows");
+        let actual = crate::sqlite_rows(
+            ldb,
+            &format!(r#"SELECT * FROM "fam___{table}" ORDER BY "id""#),
+        );
+        assert!(
+            actual == expected,
+            "{label}: the LDB's {table} differs from the ctldb's ({} rows against {})",
+            actual.len(),
+            expected.len()
+        );
+        rows += actual.len();
+    }
+    rows
+}
+
 /// The body of `POST /families/{family}/mutations` for batch `b`.
 pub fn batch_mutations(b: i64) -> Value {
     let mut mutations: Vec<Value> = (0..ROWS_PER_BATCH)
@@ -92,7 +120,9 @@ fn snapshot(conn: &rusqlite::Connection, prefix: &str) -> rusqlite::Result<Snaps
     let read = (|| {
         let seq = conn.query_row("SELECT seq FROM _ldb_seq WHERE id = 1", [], |r| r.get(0))?;
         let (distinct, rows, batch) = conn.query_row(
-            &format!(r#"SELECT COUNT(DISTINCT "batch"), COUNT(*), MAX("batch") FROM "{prefix}current""#),
+            &format!(
+                r#"SELECT COUNT(DISTINCT "batch"), COUNT(*), MAX("batch") FROM "{prefix}current""#
+            ),
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;

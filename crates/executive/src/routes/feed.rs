@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -30,6 +31,19 @@ const MAX_LIMIT: i64 = 10_000;
 /// How often a waiting feed answer sends a keepalive byte (long-poll) or line (stream).
 /// Clients may treat a connection silent for 3 × this long as dead.
 pub const FEED_KEEPALIVE: Duration = Duration::from_secs(1);
+
+/// The feed's query, or a 400 in our JSON form naming the parameter (axum's own rejection is
+/// plain text).
+fn feed_query(query: Result<Query<FeedQuery>, QueryRejection>) -> ApiResult<FeedQuery> {
+    query.map(|Query(q)| q).map_err(|rejection| {
+        let text = rejection.body_text();
+        let field = ["after", "limit", "wait"]
+            .into_iter()
+            .find(|f| text.contains(&format!("{f}:")) || text.contains(&format!("`{f}`")))
+            .unwrap_or("query");
+        ApiError::bad_request(text).with_field(field)
+    })
+}
 
 #[derive(Deserialize)]
 pub struct FeedQuery {
@@ -89,8 +103,9 @@ fn parse_limit(limit: Option<i64>) -> ApiResult<i64> {
 // PERFORMANCE-CRITICAL PATH: every reflector parks here between writes.
 pub async fn long_poll(
     State(state): State<AppState>,
-    Query(q): Query<FeedQuery>,
+    query: Result<Query<FeedQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
+    let q = feed_query(query)?;
     let s = &state.0;
     if q.after < 0 {
         return Err(ApiError::bad_request("after must not be negative").with_field("after"));
@@ -181,8 +196,9 @@ struct StreamState {
 
 pub async fn stream(
     State(state): State<AppState>,
-    Query(q): Query<FeedQuery>,
+    query: Result<Query<FeedQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
+    let q = feed_query(query)?;
     if q.after < 0 {
         return Err(ApiError::bad_request("after must not be negative").with_field("after"));
     }

@@ -10,11 +10,39 @@ use serde_json::{Value, json};
 use super::{assert_error, register_items, row};
 
 backend_tests!(
+    malformed_feed_queries_are_json_errors,
     waiting_answers_send_keepalives,
     long_poll_answers_at_commit,
     stream_follows_the_ledger,
     two_executives_one_ledger,
 );
+
+/// A query that does not parse is a 400 with our JSON error naming the parameter, as every
+/// other bad request (axum's own rejection is plain text).
+async fn malformed_feed_queries_are_json_errors(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let s = TestExecutive::start(&db.url).await;
+    for (query, field) in [
+        ("after=&limit=", "query"),
+        ("after=abc", "query"),
+        ("limit=-x", "query"),
+    ] {
+        for route in ["/ledger", "/ledger/stream"] {
+            let got = s.call(Method::GET, &format!("{route}?{query}"), None).await;
+            assert_error(
+                &got,
+                StatusCode::BAD_REQUEST,
+                None,
+                &format!("{route}?{query}"),
+            );
+            assert!(
+                got.1["field"].is_string(),
+                "{route}?{query}: {} ({field})",
+                got.1
+            );
+        }
+    }
+}
 
 /// A waiting long-poll or stream is never silent for longer than the keepalive period (plus
 /// scheduling slack), so a client can tell a dead connection from a quiet feed; the long-poll's
