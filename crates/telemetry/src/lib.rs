@@ -19,17 +19,41 @@ const BUCKETS: &[f64] = &[
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The recorder, installed on first use. `None` if another recorder already owns the process.
 pub fn prometheus() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets(BUCKETS)
                 .ok()?
                 .install_recorder()
-                .ok()
+                .ok()?;
+            spawn_upkeep(handle.clone());
+            Some(handle)
         })
         .as_ref()
+}
+
+/// Histogram samples pile up in the recorder until something drains them; `install_recorder`
+/// leaves that to its caller. Without it every timed request kept ~16 bytes until the next
+/// `/metrics` scrape, forever when nothing scrapes (the soak measured a sidecar growing
+/// 1.4 MiB per 85,000 reads). A plain thread, so it works whichever runtime (or none) the
+/// process has.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the metrics upkeep thread: histograms grow until scraped");
+    }
 }
 
 /// The Prometheus text of everything recorded so far.
