@@ -8,7 +8,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use ctlstore_testkit::{Backend, KillOnDrop, SchemaDef, TableDef, TestDb, TestExecutive};
+use ctlstore_testkit::{Backend, KillOnDrop, TestDb, TestExecutive};
 use serde_json::json;
 
 /// `leader_ts` text (`YYYY-MM-DD HH:MM:SS`, UTC) for now + `offset_secs`.
@@ -27,19 +27,7 @@ fn stamp(offset_secs: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skewed_executive_clocks_never_make_staleness_insane() {
     let db = TestDb::create(Backend::Sqlite).await;
-    let executive = TestExecutive::start(&db.url).await;
-    let writer = executive
-        .register(&SchemaDef {
-            family: "fam",
-            tables: &[TableDef {
-                name: "things",
-                fields: &[("id", "integer"), ("v", "string")],
-                keys: &["id"],
-            }],
-            writer: "writer1",
-            secret: "secret1",
-        })
-        .await;
+    let (executive, writer) = TestExecutive::with_table(&db.url, "things", ("v", "string")).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let ldb = dir.path().join("ldb.db");
     let _reflector = KillOnDrop(

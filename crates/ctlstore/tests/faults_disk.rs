@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ctlstore_testkit::{
-    Backend, KillOnDrop, SchemaDef, TableDef, TestDb, TestExecutive, free_port,
-};
+use ctlstore_testkit::{Backend, KillOnDrop, TestDb, TestExecutive, free_port};
 use serde_json::{Value, json};
 
 /// A tmpfs of `size`, unmounted when dropped.
@@ -71,19 +69,7 @@ async fn a_full_ldb_disk_pauses_applying_and_resumes_when_space_returns() {
         panic!("cannot mount a tmpfs (needs root); set CTLSTORE_TEST_NO_TMPFS=1 to skip");
     };
     let db = TestDb::create(Backend::Sqlite).await;
-    let executive = TestExecutive::start(&db.url).await;
-    let writer = executive
-        .register(&SchemaDef {
-            family: "fam",
-            tables: &[TableDef {
-                name: "docs",
-                fields: &[("id", "integer"), ("body", "text")],
-                keys: &["id"],
-            }],
-            writer: "writer1",
-            secret: "secret1",
-        })
-        .await;
+    let (executive, writer) = TestExecutive::with_table(&db.url, "docs", ("body", "text")).await;
     let body = "x".repeat(60_000);
     let write =
         |id: i64| json!({"mutations": [{"table": "docs", "values": {"id": id, "body": body}}]});

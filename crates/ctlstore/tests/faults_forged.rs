@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive, free_port};
+use ctlstore_testkit::{Backend, TestDb, TestExecutive, free_port};
 use serde_json::{Value, json};
 
 /// What an attacker with write access to the ledger table might try.
@@ -70,19 +70,8 @@ fn ldb_seq(ldb: &Path) -> i64 {
 async fn forged_ledger_entries_halt_every_reflector() {
     for forged in FORGED {
         let db = TestDb::create(Backend::Sqlite).await;
-        let executive = TestExecutive::start(&db.url).await;
-        let writer = executive
-            .register(&SchemaDef {
-                family: "fam",
-                tables: &[TableDef {
-                    name: "things",
-                    fields: &[("id", "integer"), ("v", "string")],
-                    keys: &["id"],
-                }],
-                writer: "writer1",
-                secret: "secret1",
-            })
-            .await;
+        let (executive, writer) =
+            TestExecutive::with_table(&db.url, "things", ("v", "string")).await;
         let row = |id: i64| json!({"mutations": [{"table": "things", "values": {"id": id, "v": "good"}}]});
         writer.mutate_ok("fam", &row(1)).await;
         let good_head = executive.head().await;

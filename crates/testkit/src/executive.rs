@@ -66,6 +66,29 @@ impl TestExecutive {
         executive
     }
 
+    /// [`TestExecutive::start`] with family `fam`, the one table `table` (an `id` integer key and
+    /// `field`, a (name, type) pair) and writer `writer1`/`secret1` registered: most fault tests' start.
+    pub async fn with_table(
+        ctldb_url: &str,
+        table: &str,
+        field: (&str, &str),
+    ) -> (TestExecutive, crate::WriterClient) {
+        let executive = TestExecutive::start(ctldb_url).await;
+        let writer = executive
+            .register(&crate::SchemaDef {
+                family: "fam",
+                tables: &[crate::TableDef {
+                    name: table,
+                    fields: &[("id", "integer"), field],
+                    keys: &["id"],
+                }],
+                writer: "writer1",
+                secret: "secret1",
+            })
+            .await;
+        (executive, writer)
+    }
+
     /// Stops serving (graceful shutdown) and waits for it, at most 10 s.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
