@@ -1,9 +1,10 @@
-//! `ctlstore all-in-one`: the executive on the embedded SQLite ctldb, a reflector following
-//! it, the sidecar over the reflector's LDB and a heartbeat, in one process.
+//! `ctlstore all-in-one` (or `ctlstore up`): the executive on the embedded SQLite ctldb, a
+//! reflector following it, the sidecar over the reflector's LDB, a supervisor publishing
+//! snapshots of its own LDB under `<data-dir>/snapshots`, and a heartbeat, in one process.
 //!
-//! The four run as supervised tasks: the first to end (a listener that failed to bind, a
+//! The five run as supervised tasks: the first to end (a listener that failed to bind, a
 //! reflector that halted) stops the others and the process exits non-zero, naming it. Ctrl-C
-//! or SIGTERM stops all four, each finishing what it had started.
+//! or SIGTERM stops all five, each finishing what it had started.
 
 use std::future::Future;
 
@@ -66,6 +67,17 @@ pub async fn run(args: &AllInOneArgs) -> anyhow::Result<()> {
         services::sidecar(&sidecar_bind, &sidecar_ldb, sidecar_config, sidecar_stop).await
     });
 
+    let supervisor_config = supervisor_config(args, &executive_url)?;
+    let snapshots = supervisor_config.snapshot_urls.join(", ");
+    let supervisor_stop = until_stopped();
+    spawn(&mut tasks, "supervisor", async move {
+        let status = std::sync::Arc::new(ctlstore_reflector::Status::new(
+            supervisor_config.reflector.max_healthy_latency,
+        ));
+        ctlstore_supervisor::run(supervisor_config, status, supervisor_stop).await?;
+        Ok(())
+    });
+
     let heartbeat_config = ctlstore_heartbeat::Config {
         executive_url: executive_url.clone(),
         secret: HEARTBEAT_SECRET.into(),
@@ -82,8 +94,18 @@ pub async fn run(args: &AllInOneArgs) -> anyhow::Result<()> {
         executive = %executive_url,
         sidecar = %args.sidecar_bind,
         reflector_health = %args.metrics_bind,
+        snapshots = %snapshots,
         data = %args.data_dir.display(),
         "all-in-one running: write to the executive, read from the sidecar"
+    );
+    println!(
+        "{}",
+        banner(
+            &executive_url,
+            &args.sidecar_bind,
+            &args.metrics_bind,
+            &args.data_dir
+        )
     );
     let failure = tokio::select! {
         _ = services::shutdown_signal() => None,
@@ -102,6 +124,48 @@ pub async fn run(args: &AllInOneArgs) -> anyhow::Result<()> {
         }
     }
     result
+}
+
+/// The supervisor's private reflector follows the executive like the host's own, into its own
+/// LDB, and publishes zstd snapshots to `<data-dir>/snapshots/ldb.db.zst`.
+fn supervisor_config(
+    args: &AllInOneArgs,
+    executive_url: &str,
+) -> anyhow::Result<ctlstore_supervisor::Config> {
+    let data = std::fs::canonicalize(&args.data_dir)
+        .with_context(|| format!("resolve {}", args.data_dir.display()))?;
+    let snapshots = data.join("snapshots");
+    std::fs::create_dir_all(&snapshots)
+        .with_context(|| format!("create {}", snapshots.display()))?;
+    let private = data.join("supervisor");
+    std::fs::create_dir_all(&private).with_context(|| format!("create {}", private.display()))?;
+    Ok(ctlstore_supervisor::Config {
+        reflector: ctlstore_reflector::Config::new(
+            private.join("ldb.db"),
+            ctlstore_reflector::SourceConfig::feed(executive_url),
+        ),
+        snapshot_urls: vec![format!("file://{}", snapshots.join("ldb.db.zst").display())],
+        interval: args.snapshot_interval()?,
+        keep: ctlstore_supervisor::DEFAULT_KEEP,
+        s3: Default::default(),
+    })
+}
+
+/// What a user opens next, printed on stdout once everything is bound.
+fn banner(executive: &str, sidecar: &str, reflector: &str, data: &std::path::Path) -> String {
+    let sidecar = format!("http://{sidecar}");
+    let reflector = format!("http://{reflector}");
+    [
+        "ctlstore is up (Ctrl-C stops it):".to_string(),
+        format!("  API        {executive}/            (OpenAPI JSON)"),
+        format!("  console    {executive}/ui/"),
+        format!("  API docs   {executive}/docs"),
+        format!("  sidecar    {sidecar}/              (reads; docs at {sidecar}/docs)"),
+        format!("  metrics    {executive}/metrics    {reflector}/metrics (reflector)"),
+        format!("  health     {executive}/healthz    {reflector}/healthz (reflector)"),
+        format!("  data       {}", data.display()),
+    ]
+    .join("\n")
 }
 
 fn spawn<F>(tasks: &mut JoinSet<(&'static str, anyhow::Result<()>)>, name: &'static str, f: F)

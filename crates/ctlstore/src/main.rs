@@ -4,6 +4,7 @@
 //! `all_in_one.rs`. Every behaviour lives in a library crate.
 
 mod all_in_one;
+mod config_file;
 mod flags;
 mod goflags;
 mod nested;
@@ -20,6 +21,14 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// A TOML file of flag values for the service (keys are its long flag names; a
+    /// `[service]` table applies to that service only). Precedence: flags, then environment,
+    /// then this file, then defaults. Unknown keys are an error.
+    #[arg(long, global = true, env = "CTLSTORE_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Log lines as text (ANSI colour only on a terminal) or as JSON objects, for log shippers.
+    #[arg(long, global = true, env = "CTLSTORE_LOG_FORMAT", value_enum, default_value_t = services::LogFormat::Text)]
+    log_format: services::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -48,22 +57,28 @@ enum Command {
     Supervisor(Box<flags::SupervisorArgs>),
     /// Write a heartbeat row through the executive on a timer.
     Heartbeat(Box<flags::HeartbeatArgs>),
-    /// Everything on one machine: executive (embedded SQLite ctldb), reflector, sidecar and
-    /// heartbeat. For a laptop, a demo or a single host.
+    /// Everything on one machine: executive (embedded SQLite ctldb), reflector, sidecar,
+    /// supervisor and heartbeat. For a laptop, a demo or a single host. Short name: `up`.
+    #[command(visible_alias = "up")]
     AllInOne(flags::AllInOneArgs),
 }
 
 /// Parses a command line in either spelling (ctlstore's `-flag value` or `--flag value`),
 /// with every flag's `CTLSTORE_*` variable.
+/// `--config FILE` supplies defaults (see `config_file.rs`).
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Cli, clap::Error> {
-    let command = goflags::with_env_vars(Cli::command());
-    let matches = command.try_get_matches_from(goflags::normalise(args))?;
+    let args = goflags::normalise(args);
+    let command = config_file::apply(goflags::with_env_vars(Cli::command()), &args)
+        .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{e}\n")))?;
+    let matches = command.try_get_matches_from(args)?;
     Cli::from_arg_matches(&matches)
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = parse(std::env::args()).unwrap_or_else(|e| e.exit());
+    services::set_log_format(cli.log_format);
     let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async { services::listen_for_signals() });
     match cli.command {
         Command::Version => println!("ctlstore {}", env!("CARGO_PKG_VERSION")),
         Command::CtldbSchema => print!("{}", ctlstore_ctldb::mysql_schema()),

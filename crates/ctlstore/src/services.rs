@@ -182,37 +182,82 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Set once SIGINT or SIGTERM has arrived; see [`listen_for_signals`].
+static STOP: std::sync::OnceLock<tokio::sync::watch::Sender<bool>> = std::sync::OnceLock::new();
+
+fn stop_sender() -> &'static tokio::sync::watch::Sender<bool> {
+    STOP.get_or_init(|| tokio::sync::watch::channel(false).0)
+}
+
+/// Registers the SIGINT/SIGTERM handlers at once, before any service starts, so a signal that
+/// arrives while a service is still starting (connecting to its ctldb, opening its LDB) is a
+/// clean stop rather than the default action, death by signal. Call inside the runtime.
+pub fn listen_for_signals() {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+                // send_replace: `send` drops the value when nobody listens yet.
+                stop_sender().send_replace(true);
+            });
+            return;
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    tokio::spawn(async {
+        let _ = tokio::signal::ctrl_c().await;
+        // send_replace: `send` drops the value when nobody listens yet.
+        stop_sender().send_replace(true);
+    });
+}
+
+/// Completes when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let mut stopped = stop_sender().subscribe();
+    let _ = stopped.wait_for(|s| *s).await;
     tracing::info!("shutting down");
 }
 
 /// Logs to stderr, with colour only when stderr is a terminal (a log redirected to a file has
 /// no escape codes); `RUST_LOG` overrides the level.
+/// How services write their logs: `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines; ANSI colour only when stderr is a terminal.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// Set once from the command line, before any service starts its logging.
+pub fn set_log_format(format: LogFormat) {
+    let _ = LOG_FORMAT.set(format);
+}
+
 pub fn init_tracing(debug: bool) {
     let default = if debug { "debug" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
-        .try_init();
+        // Otherwise a failed log write (stderr closed by a dead log pipe, a full disk) is
+        // reported with `eprint!`, which panics on the same broken stderr: the service would
+        // die of its log. Losing log lines is the lesser harm.
+        .log_internal_errors(false);
+    let _ = match LOG_FORMAT.get().copied().unwrap_or(LogFormat::Text) {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
 }

@@ -22,6 +22,9 @@ pub struct AllInOneArgs {
     /// How often the heartbeat row is written (Go duration).
     #[arg(long, default_value = "5s")]
     pub heartbeat_interval: GoDuration,
+    /// How often the supervisor publishes a snapshot to `<data-dir>/snapshots` (Go duration).
+    #[arg(long, default_value = "1m")]
+    pub snapshot_interval: GoDuration,
     #[command(flatten)]
     pub common: CommonFlags,
 }
@@ -29,5 +32,9 @@ pub struct AllInOneArgs {
 impl AllInOneArgs {
     pub fn heartbeat_interval(&self) -> Result<std::time::Duration, FlagError> {
         positive("heartbeat-interval", self.heartbeat_interval)
+    }
+
+    pub fn snapshot_interval(&self) -> Result<std::time::Duration, FlagError> {
+        positive("snapshot-interval", self.snapshot_interval)
     }
 }
