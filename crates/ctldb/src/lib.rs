@@ -40,6 +40,7 @@ pub use error::{CtldbError, DbFault};
 pub use limits::{TableLimit, WriterOverride, WriterRateLimit, rows_per_minute};
 pub use migrate::mysql_schema;
 pub use mutate::{AppliedBatch, Mutation, MutationRequest};
+pub use rows::{PageQuery, RowPage};
 pub use writers::{SecretHashScheme, initial_cookie};
 
 use backend::Pool;

@@ -219,6 +219,54 @@ impl Ctldb {
             .ok_or(CtldbError::WriterNotFound)
     }
 
+    /// Every writer's name, sorted (never the secrets).
+    pub async fn writers(&self) -> Result<Vec<String>, CtldbError> {
+        Ok(on_pool!(self.pool(), p => {
+            sqlx::query("SELECT writer FROM mutators ORDER BY writer")
+                .fetch_all(p)
+                .await.db()?
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<Result<Vec<_>, _>>().db()?
+        }))
+    }
+
+    /// Removes a writer, its rate-limit override and its usage counters, in one transaction.
+    /// `WriterNotFound` when there is no such writer. Its verified secret is forgotten by this
+    /// handle; another executive on the same ctldb that already verified it keeps accepting
+    /// its writes until it restarts (its cache of verified secrets is not shared).
+    pub async fn delete_writer(&self, writer: &WriterName) -> Result<(), CtldbError> {
+        let statements = [
+            self.sql("DELETE FROM max_writer_rates WHERE writer_name = ?"),
+            self.sql("DELETE FROM writer_usage WHERE writer_name = ?"),
+            self.sql("DELETE FROM mutators WHERE writer = ?"),
+        ];
+        let deleted = on_pool!(self.pool(), p => {
+            let mut tx = p.begin().await.db()?;
+            let mut deleted = 0;
+            for sql in &statements {
+                deleted = sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(writer.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .db()?
+                    .rows_affected();
+            }
+            if deleted > 0 {
+                // Durable once this commits: the writer, its limit and its usage go together.
+                tx.commit().await.db()?;
+            }
+            deleted
+        });
+        if let Ok(mut m) = self.inner.verified_writers.write() {
+            m.remove(writer.as_str());
+        }
+        if deleted == 0 {
+            return Err(CtldbError::WriterNotFound);
+        }
+        Ok(())
+    }
+
     /// Sets the writer's cookie unconditionally.
     pub async fn set_cookie(&self, writer: &WriterName, cookie: &[u8]) -> Result<(), CtldbError> {
         if cookie.len() > MAX_COOKIE_BYTES {

@@ -172,3 +172,29 @@ fn defaults_come_from_the_libraries() {
     );
     assert_eq!(config.gap_timeout, ctlstore_reflector::DEFAULT_GAP_TIMEOUT);
 }
+
+#[test]
+fn cors_origins_repeat_or_come_comma_separated() {
+    let origins = |text: &str| {
+        let Command::Executive(e) = line(text).expect(text).command else {
+            panic!("not executive")
+        };
+        e.config().map(|c| c.cors_origins)
+    };
+    assert_eq!(
+        origins(
+            "ctlstore executive --cors-origin https://a.example --cors-origin http://b.example:8080"
+        )
+        .expect("two origins"),
+        vec!["https://a.example", "http://b.example:8080"]
+    );
+    // The variable's form (CTLSTORE_CORS_ORIGIN=a,b) is the same list.
+    assert_eq!(
+        origins("ctlstore executive --cors-origin https://a.example,https://c.example")
+            .expect("a list"),
+        vec!["https://a.example", "https://c.example"]
+    );
+    assert!(origins("ctlstore executive").expect("none").is_empty());
+    let e = origins("ctlstore executive --cors-origin a.example/x").expect_err("no scheme");
+    assert_eq!(e.flag, "cors-origin", "{e}");
+}

@@ -61,6 +61,9 @@ pub struct Config {
     pub max_ledger_wait: Duration,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Origins (`https://console.example.com`, or `*` for any) whose browser pages may call
+    /// this executive (CORS, preflight included). Empty: no CORS headers, as ctlstore.
+    pub cors_origins: Vec<String>,
     /// Fault injection for tests: the background task of this name (`ledger head poller`,
     /// `table sizer`, `writer usage cleanup`, `writer limit refresh`, `ctldb group committer`)
     /// panics as soon as it starts, so a test can watch the executive notice
@@ -85,6 +88,7 @@ impl Default for Config {
             ledger_poll_interval: Duration::from_millis(200),
             max_ledger_wait: Duration::from_secs(60),
             max_body_bytes: ctlstore_schema::limits::MAX_REQUEST_BODY_BYTES,
+            cors_origins: Vec::new(),
             fault_stop_task: None,
         }
     }
@@ -108,6 +112,10 @@ impl Config {
                 });
             }
         }
+        routes::cors_layer(&self.cors_origins).map_err(|reason| ExecutiveError::Config {
+            setting: "cors_origins",
+            reason,
+        })?;
         Ok(())
     }
 }

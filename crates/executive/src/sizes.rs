@@ -97,6 +97,20 @@ impl TableSizer {
         Ok(())
     }
 
+    /// The last measured size of `table` (`family___table`), `None` before its first
+    /// measurement, and its effective `(max, warn)` limits (its own, or the defaults).
+    pub fn measurement(&self, table: &str) -> (Option<i64>, i64, i64) {
+        let Ok(s) = self.snapshot.read() else {
+            return (None, self.default_max, self.default_warn);
+        };
+        let (warn, max) = s
+            .limits
+            .get(table)
+            .copied()
+            .unwrap_or((self.default_warn, self.default_max));
+        (s.sizes.get(table).copied(), max, warn)
+    }
+
     pub fn defaults(&self) -> (i64, i64) {
         (self.default_max, self.default_warn)
     }

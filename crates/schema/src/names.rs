@@ -43,6 +43,34 @@ impl NameKind {
     }
 }
 
+impl NameKind {
+    /// The characters a name of this kind may have, as a regular expression in the dialect JSON
+    /// Schema and OpenAPI use (ECMA-262), for API documents and generated clients; `None` for
+    /// writer names and secrets (any text). Upper case is accepted because names are lower-cased
+    /// before they are checked. With [`NameKind::bounds`] it says exactly what
+    /// [`FamilyName::new`], [`TableName::new`] and [`FieldName::new`] accept for ASCII input
+    /// (a property test holds them to it).
+    pub fn pattern(self) -> Option<&'static str> {
+        match self {
+            // A letter, then letters, digits and single underscores: no `__` anywhere.
+            NameKind::Family | NameKind::Table => Some("^[A-Za-z](_?[A-Za-z0-9])*_?$"),
+            NameKind::Field => Some("^[A-Za-z][A-Za-z0-9_]*$"),
+            NameKind::Writer | NameKind::Secret => None,
+        }
+    }
+
+    /// A JSON Schema (OpenAPI 3.0 subset) for names of this kind: a string with the kind's
+    /// lengths and [`NameKind::pattern`].
+    pub fn json_schema(self) -> serde_json::Value {
+        let (min, max) = self.bounds();
+        let mut schema = serde_json::json!({"type": "string", "minLength": min, "maxLength": max});
+        if let Some(pattern) = self.pattern() {
+            schema["pattern"] = pattern.into();
+        }
+        schema
+    }
+}
+
 /// What is wrong with a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameProblem {
@@ -268,6 +296,45 @@ pub fn parse_ldb_table_name(name: &str) -> Option<(FamilyName, TableName)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Strings the documented pattern of `kind` matches (proptest generates from the pattern
+    /// itself, anchors stripped).
+    fn documented(kind: NameKind) -> impl proptest::strategy::Strategy<Value = String> {
+        let pattern = kind.pattern().unwrap_or_default();
+        let inner = pattern.trim_start_matches('^').trim_end_matches('$');
+        proptest::string::string_regex(inner).expect("the documented pattern is a regex")
+    }
+
+    fn in_bounds(kind: NameKind, name: &str) -> bool {
+        let (min, max) = kind.bounds();
+        (min..=max).contains(&name.chars().count())
+    }
+
+    proptest::proptest! {
+        /// A name the documents allow (pattern and lengths) is accepted: what a schema-driven
+        /// client or fuzzer generates as valid, the server takes.
+        #[test]
+        fn names_the_documents_allow_are_accepted(
+            family in documented(NameKind::Family),
+            field in documented(NameKind::Field),
+        ) {
+            proptest::prop_assert_eq!(FamilyName::new(&family).is_ok(), in_bounds(NameKind::Family, &family), "{}", family);
+            proptest::prop_assert_eq!(TableName::new(&family).is_ok(), in_bounds(NameKind::Table, &family), "{}", family);
+            proptest::prop_assert_eq!(FieldName::new(&field).is_ok(), in_bounds(NameKind::Field, &field), "{}", field);
+        }
+
+        /// And the reverse, for ASCII: an accepted name has the documented shape.
+        #[test]
+        fn accepted_names_have_the_documented_shape(name in "[A-Za-z0-9_]{0,70}") {
+            let identifier = name.starts_with(|c: char| c.is_ascii_alphabetic());
+            if FamilyName::new(&name).is_ok() || TableName::new(&name).is_ok() {
+                proptest::prop_assert!(identifier && !name.contains("__"), "{}", name);
+            }
+            if FieldName::new(&name).is_ok() {
+                proptest::prop_assert!(identifier && in_bounds(NameKind::Field, &name), "{}", name);
+            }
+        }
+    }
 
     fn family_err(raw: &str) -> String {
         FamilyName::new(raw)

@@ -54,16 +54,13 @@ fn unavailable() -> (u16, Value) {
 }
 
 /// A family or table name in a path: ctlstore's rule (`^[a-z][a-z0-9_]*$` without `__`, upper
-/// case accepted and lower-cased), with the schema crate's lengths.
+/// case accepted and lower-cased), pattern and lengths from the schema crate.
 fn name_parameter(name: &str) -> Value {
     let kind = match name {
         "familyName" => NameKind::Family,
         _ => NameKind::Table,
     };
-    let (min, max) = kind.bounds();
-    json!({"name": name, "in": "path", "required": true, "schema": {
-        "type": "string", "minLength": min, "maxLength": max,
-        "pattern": "^[A-Za-z](_?[A-Za-z0-9])*_?$"}})
+    json!({"name": name, "in": "path", "required": true, "schema": kind.json_schema()})
 }
 
 fn doc(method: &str, path: &str) -> Doc {
@@ -140,6 +137,14 @@ fn doc(method: &str, path: &str) -> Doc {
             responses: vec![(
                 200,
                 json_response("The OpenAPI document.", json!({"type": "object"})),
+            )],
+        },
+        ("GET", "/docs") => Doc {
+            summary: "Swagger UI for this document, served from the binary (its assets under `/docs/`; no CDN).",
+            body: None,
+            responses: vec![(
+                200,
+                json!({"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}),
             )],
         },
         _ => Doc {

@@ -78,6 +78,11 @@ pub const ROUTES: &[Route] = &[
         path: "/openapi.json",
         serve: || get(openapi),
     },
+    Route {
+        method: "GET",
+        path: ctlstore_apidocs::DOCS_PATH,
+        serve: || get(ctlstore_apidocs::page),
+    },
 ];
 
 /// Marks answers that come from no route (`none`) or a route without that method (`method`), so
@@ -89,7 +94,9 @@ pub fn router(reader: Arc<Reader>, config: Config) -> Router {
     let routes = ROUTES.iter().fold(Router::new(), |r, route| {
         r.route(route.path, (route.serve)())
     });
+    // Swagger UI's files under /docs/ (its page is a route of the table above).
     routes
+        .merge(ctlstore_apidocs::assets())
         .fallback(|| async { unrouted(StatusCode::NOT_FOUND, "no such route", "none") })
         .method_not_allowed_fallback(|| async {
             unrouted(

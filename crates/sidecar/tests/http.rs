@@ -432,7 +432,7 @@ async fn openapi_matches_the_routes() {
         }
     }
     assert_eq!(documented, ctlstore_sidecar::ROUTES.len());
-    assert_eq!(documented, 8, "the sidecar has 8 operations");
+    assert_eq!(documented, 9, "the sidecar has 9 operations");
     let r = s
         .client
         .get(format!("{}/no-such-route", s.base))
@@ -446,4 +446,29 @@ async fn openapi_matches_the_routes() {
             .map(|v| v.as_bytes()),
         Some(&b"none"[..])
     );
+}
+
+/// Swagger UI at `/docs`, from the binary: every file the page loads is same-origin and served.
+#[tokio::test]
+async fn swagger_ui_is_served_from_the_binary() {
+    let s = start(0, false).await;
+    let (status, html) = s.get("/docs").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut urls = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let rest = &html[i + attr.len()..];
+            urls.push(rest[..rest.find('"').unwrap_or(rest.len())].to_string());
+        }
+    }
+    assert!(urls.len() >= 3, "{urls:?}");
+    for url in urls {
+        assert!(url.starts_with('/') && !url.starts_with("//"), "{url}");
+        let (status, body) = s.get(&url).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        assert!(body.len() > 100, "{url}");
+    }
+    let (status, init) = s.get("/docs/swagger-initializer.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(init.contains("\"/openapi.json\""), "{init}");
 }

@@ -43,7 +43,9 @@ pub async fn publish(
     let mut file = tokio::fs::File::open(captured.file.path())
         .await
         .map_err(io(captured.file.path()))?;
-    let mut buf = vec![0u8; 4 * 1024 * 1024];
+    // Small reads: the multipart writer gathers them into parts anyway, and a large transient
+    // buffer here raised the malloc high-water mark of every runtime thread that published.
+    let mut buf = vec![0u8; 256 * 1024];
     let (mut sent, started) = (0u64, std::time::Instant::now());
     let bar = progress_bar("upload", m.object_bytes);
     loop {

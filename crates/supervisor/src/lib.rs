@@ -42,6 +42,8 @@ pub enum SupervisorError {
     Reflector(#[from] ctlstore_reflector::ReflectorError),
 }
 
+mod capture_thread;
+
 /// Runs until `shutdown` completes.
 pub async fn run(
     config: Config,
@@ -120,10 +122,7 @@ pub async fn snapshot_once(
         let codec = location.compression();
         if !by_codec.iter().any(|(c, _)| *c == codec) {
             let (l, w) = (ldb.clone(), work.clone());
-            let captured =
-                tokio::task::spawn_blocking(move || ctlstore_snapshot::capture(&l, &w, codec))
-                    .await
-                    .map_err(|e| ctlstore_snapshot::SnapshotError::Worker(e.to_string()))??;
+            let captured = capture_thread::capture(l, w, codec).await?;
             by_codec.push((codec, captured));
         }
         let Some((_, captured)) = by_codec.iter().find(|(c, _)| *c == codec) else {

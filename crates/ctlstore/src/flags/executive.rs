@@ -40,6 +40,11 @@ pub struct ExecutiveArgs {
     /// Require `Authorization: Bearer <token>` on schema and limit changes.
     #[arg(long)]
     pub admin_token: Option<String>,
+    /// An origin (scheme://host[:port], or * for any) whose browser pages may call this
+    /// executive: CORS headers and preflight answers. Repeat for several; in the variable,
+    /// separate them with commas. None by default (no CORS headers, as ctlstore).
+    #[arg(long = "cors-origin", value_name = "ORIGIN", value_delimiter = ',')]
+    pub cors_origin: Vec<String>,
     /// How new writers' secrets are stored: sha256 (ctlstore's, the default) or argon2id.
     #[arg(long, default_value = "sha256")]
     pub writer_secret_hash: String,
@@ -81,7 +86,7 @@ impl ExecutiveArgs {
         if self.writer_limit < 0 {
             return Err(FlagError::new("writer-limit", "must not be negative"));
         }
-        Ok(ctlstore_executive::Config {
+        let config = ctlstore_executive::Config {
             ctldb_url: self.ctldb.clone(),
             max_table_size: self.max_table_size,
             warn_table_size: self.warn_table_size,
@@ -92,7 +97,12 @@ impl ExecutiveArgs {
             writer_secret_hash,
             handler_timeout: positive("handler-timeout", self.handler_timeout)?,
             ledger_poll_interval: positive("ledger-poll-interval", self.ledger_poll_interval)?,
+            cors_origins: self.cors_origin.clone(),
             ..defaults()
-        })
+        };
+        config
+            .validate()
+            .map_err(|e| FlagError::new("cors-origin", e.to_string()))?;
+        Ok(config)
     }
 }

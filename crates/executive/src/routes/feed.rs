@@ -26,8 +26,8 @@ use tokio::time::Instant;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-const DEFAULT_LIMIT: i64 = 1000;
-const MAX_LIMIT: i64 = 10_000;
+pub(crate) const DEFAULT_LIMIT: i64 = 1000;
+pub(crate) const MAX_LIMIT: i64 = 10_000;
 /// How often a waiting feed answer sends a keepalive byte (long-poll) or line (stream).
 /// Clients may treat a connection silent for 3 × this long as dead.
 pub const FEED_KEEPALIVE: Duration = Duration::from_secs(1);

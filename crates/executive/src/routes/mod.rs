@@ -11,10 +11,18 @@ mod feed;
 mod limits;
 mod mutations;
 mod ops;
+mod reads;
 mod schema_admin;
+mod web;
 mod writers;
 
 pub use feed::FEED_KEEPALIVE;
+pub(crate) use web::cors_layer;
+/// Query limits the OpenAPI document declares (one definition each, in the routes).
+pub(crate) mod query_limits {
+    pub(crate) use super::feed::{DEFAULT_LIMIT as LEDGER_DEFAULT, MAX_LIMIT as LEDGER_MAX};
+    pub(crate) use super::reads::{DEFAULT_PAGE_ROWS as ROWS_DEFAULT, MAX_PAGE_ROWS as ROWS_MAX};
+}
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -41,6 +49,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/cookie"),
     ("POST", "/cookie"),
     ("POST", "/writers/{writerName}"),
+    ("GET", "/writers"),
+    ("DELETE", "/writers/{writerName}"),
+    ("GET", "/families"),
+    ("GET", "/families/{familyName}/tables"),
+    ("GET", "/families/{familyName}/tables/{tableName}/rows"),
     ("GET", "/schema/table/{familyName}/{tableName}"),
     ("GET", "/schema/family/{familyName}"),
     ("GET", "/limits/tables"),
@@ -60,6 +73,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    ("GET", "/"),
+    ("GET", "/docs"),
 ];
 
 /// The whole HTTP application over `state`.
@@ -90,6 +105,15 @@ pub fn router(state: AppState) -> Router {
             "/clear-rows/families/{familyName}/tables/{tableName}",
             delete(schema_admin::clear_table),
         )
+        // Reads through the executive (issue 22): operators' routes, so behind the token too.
+        .route("/families", get(reads::families))
+        .route("/families/{familyName}/tables", get(reads::tables))
+        .route(
+            "/families/{familyName}/tables/{tableName}/rows",
+            get(reads::rows),
+        )
+        .route("/writers", get(writers::list))
+        .route("/writers/{writerName}", delete(writers::remove))
         .route_layer(from_fn_with_state(state.clone(), require_admin));
     let api = Router::new()
         .merge(admin)
@@ -114,10 +138,15 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .route_layer(from_fn_with_state(state.clone(), handler_timeout));
-    Router::new()
+    let cors_origins = state.0.config.cors_origins.clone();
+    let app = Router::new()
         .merge(api)
         .route("/ledger", get(feed::long_poll))
         .route("/ledger/stream", get(feed::stream))
+        // The OpenAPI document for programs, the console for browsers; Swagger UI at /docs.
+        .route("/", get(web::root))
+        .route(ctlstore_apidocs::DOCS_PATH, get(ctlstore_apidocs::page))
+        .merge(ctlstore_apidocs::assets())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), body_limit::limit_body))
@@ -125,7 +154,13 @@ pub fn router(state: AppState) -> Router {
             crate::metrics::HTTP,
             ctlstore_telemetry::track,
         ))
-        .with_state(state)
+        .with_state(state);
+    // Outermost, so a preflight is answered before routing and every answer carries the CORS
+    // headers. The origins were checked when the executive started (`Config::validate`).
+    match cors_layer(&cors_origins) {
+        Ok(Some(cors)) => app.layer(cors),
+        _ => app,
+    }
 }
 
 /// Marks answers that come from no route, so clients and tests can tell them from a handler's

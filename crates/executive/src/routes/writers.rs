@@ -1,10 +1,12 @@
 //! Writers and their cookies: `POST /writers/{writer}` (the raw body is the secret) and
-//! `GET`/`POST /cookie` (the raw body is the cookie).
+//! `GET`/`POST /cookie` (the raw body is the cookie); and, for operators, `GET /writers` and
+//! `DELETE /writers/{writer}` (admin routes).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use ctlstore_ctldb::CtldbError;
 use ctlstore_schema::WriterSecret;
 
 use super::{authenticated_writer, ok, writer_name};
@@ -43,4 +45,35 @@ pub async fn set_cookie(
     let writer = authenticated_writer(&state, &headers).await?;
     state.0.ctldb.set_cookie(&writer, &body).await?;
     Ok(ok())
+}
+
+/// `GET /writers`: every writer's name, sorted (never a secret).
+pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
+    let writers: Vec<serde_json::Value> = state
+        .0
+        .ctldb
+        .writers()
+        .await?
+        .into_iter()
+        .map(|name| serde_json::json!({"name": name}))
+        .collect();
+    Ok(axum::Json(serde_json::json!({"writers": writers})).into_response())
+}
+
+/// `DELETE /writers/{w}`: removes the writer and its rate limit; 404 naming `writer` when
+/// there is none.
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(writer): Path<String>,
+) -> ApiResult<Response> {
+    let writer = writer_name(&writer)?;
+    match state.0.ctldb.delete_writer(&writer).await {
+        Ok(()) => Ok(ok()),
+        Err(CtldbError::WriterNotFound) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no writer with the name '{writer}' exists"),
+        )
+        .with_field("writer")),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -8,7 +8,9 @@ mod feed;
 mod limits;
 mod mutations;
 mod ops;
+mod reads;
 mod schema;
+mod web;
 mod writers;
 
 use ctlstore_testkit::{SchemaDef, TableDef, TestExecutive, WriterClient};
