@@ -22,7 +22,12 @@ pub fn requested() -> bool {
 /// Builds every configuration the command would build, then prints `ok`.
 pub fn run(command: &Command) -> anyhow::Result<()> {
     match command {
-        Command::Version | Command::CtldbSchema | Command::LdbReadKey(_) => {}
+        Command::Version
+        | Command::CtldbSchema
+        | Command::LdbReadKey(_)
+        | Command::Admin(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => {}
         Command::CtldbInit { ctldb } => {
             ctlstore_ctldb::parse_ctldb_url(ctldb)
                 .map_err(|e| FlagError::new("ctldb", e.to_string()))?;

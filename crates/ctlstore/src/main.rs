@@ -62,6 +62,20 @@ enum Command {
     /// supervisor and heartbeat. For a laptop, a demo or a single host. Short name: `up`.
     #[command(visible_alias = "up")]
     AllInOne(flags::AllInOneArgs),
+    /// The operator's commands (`family`, `table`, `writer`, `limits`, `mutate`, `get`,
+    /// `ledger`, `status`), from `ctlstore-admin`.
+    #[command(flatten)]
+    Admin(ctlstore_admin::Command),
+    /// Print a shell completion script for the whole `ctlstore` command.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages for `ctlstore` and every subcommand into DIR.
+    Man {
+        /// The directory to write `ctlstore.1`, `ctlstore-table-create.1`, ... into.
+        dir: std::path::PathBuf,
+    },
 }
 
 /// Parses a command line in either spelling (ctlstore's `-flag value` or `--flag value`),
@@ -139,6 +153,25 @@ fn main() -> anyhow::Result<()> {
         Command::AllInOne(args) => {
             services::init_tracing(args.common.debug);
             runtime.block_on(all_in_one::run(&args))?;
+        }
+        Command::Admin(command) => {
+            let status = runtime.block_on(ctlstore_admin::run(command));
+            drop(runtime);
+            std::process::exit(status);
+        }
+        Command::Completions { shell } => {
+            let mut command = goflags::with_env_vars(Cli::command());
+            // Into a buffer first: clap_complete panics on a write error (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "ctlstore", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Command::Man { dir } => {
+            std::fs::create_dir_all(&dir)?;
+            clap_mangen::generate_to(goflags::with_env_vars(Cli::command()), &dir)?;
         }
     }
     Ok(())

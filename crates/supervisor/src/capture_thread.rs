@@ -9,8 +9,8 @@
 //! every capture reuses the memory the previous one freed.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
 use std::sync::OnceLock;
+use std::sync::mpsc;
 
 use ctlstore_snapshot::{Captured, Compression, SnapshotError};
 

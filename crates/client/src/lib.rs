@@ -1,0 +1,200 @@
+//! A typed async HTTP client for the executive: one method per route, answers as Rust types, and
+//! every refusal as [`ClientError::Api`] carrying the executive's status, message and field.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ctlstore_client::ClientError> {
+//! use ctlstore_client::{Client, TableDefinition, WriterCredentials, Mutation, MutationBatch};
+//! let client = Client::new("127.0.0.1:3000")?.with_admin_token(Some("token".into()));
+//! client.create_family("demo").await?;
+//! client
+//!     .create_table("demo", "flags", &TableDefinition::new(
+//!         [("name", "string"), ("enabled", "integer")], ["name"]))
+//!     .await?;
+//! let writer = WriterCredentials::new("loader", "a-long-secret");
+//! client.register_writer(&writer).await?;
+//! let row = serde_json::json!({"name": "new-ui", "enabled": 1});
+//! let batch = MutationBatch::new(vec![Mutation::upsert("flags", row)]);
+//! client.mutate(&writer, "demo", &batch).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! It exists so that the operator CLI (`ctlstore <noun> <verb>`), and later the heartbeat, the
+//! loaders and test fixtures, speak the executive's API from one definition of its routes and
+//! shapes instead of each building URLs and parsing JSON by hand.
+//!
+//! Architecture invariant: HTTP only (reqwest without default features); it never talks to a
+//! ctldb or an LDB, and among our crates depends on `schema` only (for the URL rule).
+
+mod error;
+mod ledger;
+mod limits;
+mod reads;
+mod schema;
+mod writers;
+
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+pub use error::ClientError;
+pub use ledger::{Health, LedgerEntry, LedgerPage};
+pub use limits::{RateLimit, SizeLimit, TableLimit, TableLimits, WriterLimit, WriterLimits};
+pub use reads::RowsPage;
+pub use schema::{FamilySummary, FamilyTables, TableDefinition, TableInfo, TableSchema};
+pub use writers::{Mutation, MutationBatch, WriterCredentials, WriterSummary};
+
+/// How long one request may take, unless the call says otherwise (a long-poll waits longer).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A JSON object: a row, or the values of a mutation.
+pub type Row = serde_json::Map<String, serde_json::Value>;
+
+/// An executive at a base URL, optionally with the admin token its admin routes need.
+#[derive(Clone)]
+pub struct Client {
+    base: Url,
+    http: reqwest::Client,
+    admin_token: Option<String>,
+}
+
+impl Client {
+    /// The executive at `url`: a URL, `host:port` or a host (`http://` is added when the scheme
+    /// is missing, as ctlstore does).
+    pub fn new(url: &str) -> Result<Client, ClientError> {
+        Client::with_timeout(url, DEFAULT_TIMEOUT)
+    }
+
+    /// [`Client::new`] with another per-request timeout.
+    pub fn with_timeout(url: &str, timeout: Duration) -> Result<Client, ClientError> {
+        let text = ctlstore_schema::executive_base_url(url);
+        let base = Url::parse(&text).map_err(|e| ClientError::InvalidUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+        if base.cannot_be_a_base() {
+            return Err(ClientError::InvalidUrl {
+                url: url.to_string(),
+                reason: "not a base URL".into(),
+            });
+        }
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| ClientError::transport("build an HTTP client", e))?;
+        Ok(Client {
+            base,
+            http,
+            admin_token: None,
+        })
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request (the admin routes need it
+    /// when the executive has a token; other routes ignore it).
+    pub fn with_admin_token(mut self, token: Option<String>) -> Client {
+        self.admin_token = token.filter(|t| !t.is_empty());
+        self
+    }
+
+    /// The base URL, as completed (`http://127.0.0.1:3000/`).
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// The URL of the route made of `segments` (each percent-encoded as needed).
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let request = self.http.request(method, url);
+        match &self.admin_token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// A request with a JSON body.
+    fn json(&self, method: Method, url: Url, body: String) -> RequestBuilder {
+        self.request(method, url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+    }
+
+    /// Sends a request; a non-2xx answer becomes [`ClientError::Api`].
+    async fn send(&self, what: &str, request: RequestBuilder) -> Result<Response, ClientError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ClientError::transport(what, e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(ClientError::from_answer(what, response).await)
+    }
+
+    /// Sends a request whose answer carries no body of interest.
+    async fn call(&self, what: &str, request: RequestBuilder) -> Result<(), ClientError> {
+        self.send(what, request).await.map(drop)
+    }
+
+    /// Sends a request and decodes its JSON answer.
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        request: RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let response = self.send(what, request).await?;
+        decode(what, response).await
+    }
+}
+
+/// The body of a successful answer as `T`.
+async fn decode<T: DeserializeOwned>(what: &str, response: Response) -> Result<T, ClientError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| ClientError::transport(what, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Whether an error is the executive saying "no such thing" about `field`.
+fn is_not_found(error: &ClientError, field: &str) -> bool {
+    matches!(error, ClientError::Api { status, field: Some(f), .. }
+        if *status == StatusCode::NOT_FOUND.as_u16() && f == field)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_complete_the_scheme_and_encode_segments() {
+        let client = Client::new("127.0.0.1:3000").expect("a client");
+        assert_eq!(client.base_url().as_str(), "http://127.0.0.1:3000/");
+        assert_eq!(
+            client.url(&["families", "a b", "tables"]).as_str(),
+            "http://127.0.0.1:3000/families/a%20b/tables"
+        );
+        let prefixed = Client::new("http://host:1/api/").expect("a client");
+        assert_eq!(
+            prefixed.url(&["healthz"]).as_str(),
+            "http://host:1/api/healthz"
+        );
+    }
+
+    #[test]
+    fn a_url_that_cannot_be_parsed_is_refused() {
+        assert!(matches!(
+            Client::new("http://[::1"),
+            Err(ClientError::InvalidUrl { .. })
+        ));
+    }
+}
