@@ -147,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(web::root))
         .route(ctlstore_apidocs::DOCS_PATH, get(ctlstore_apidocs::page))
         .merge(ctlstore_apidocs::assets())
+        .merge(ctlstore_console::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), body_limit::limit_body))

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Where a browser asking for `/` is sent: the console.
-pub const CONSOLE_PATH: &str = "/ui/";
+pub const CONSOLE_PATH: &str = ctlstore_console::CONSOLE_PAGE;
 
 /// `GET /`: `302 -> /ui/` when `Accept` names `text/html` (a browser), else the OpenAPI
 /// document.

@@ -207,3 +207,57 @@ fn a_malformed_origin_is_refused_at_start() {
     };
     assert!(star.validate().is_ok());
 }
+
+#[tokio::test]
+async fn the_console_is_served_from_the_binary_with_every_asset() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let s = TestExecutive::start(&db.url).await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let bare = no_redirects.get(s.url("/ui")).send().await.expect("send");
+    assert!(bare.status().is_redirection(), "{}", bare.status());
+    assert_eq!(bare.headers()[header::LOCATION].as_bytes(), b"/ui/");
+
+    let page = s.request(Method::GET, "/ui/").send().await.expect("send");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/html")
+    );
+    assert!(page.headers().contains_key("content-security-policy"));
+    let html = page.text().await.expect("body");
+    let loaded = referenced(&html);
+    assert!(loaded.iter().any(|u| u == "console.js"), "{loaded:?}");
+    for (path, content_type) in ctlstore_console::asset_paths() {
+        let resp = s.request(Method::GET, &path).send().await.expect("send");
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], content_type, "{path}");
+        let body = resp.text().await.expect("body");
+        assert!(!body.is_empty(), "{path}");
+        assert!(
+            !body.contains("https://"),
+            "{path} loads something off-origin"
+        );
+    }
+    // Every relative reference of the page resolves to a served asset (`../docs` is Swagger UI).
+    for target in loaded.iter().filter(|u| !u.starts_with("..")) {
+        let resp = s
+            .request(Method::GET, &format!("/ui/{target}"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::OK, "{target}");
+    }
+    let missing = s
+        .request(Method::GET, "/ui/nope.js")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    s.stop().await;
+    db.cleanup().await;
+}
