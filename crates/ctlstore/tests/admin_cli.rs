@@ -650,7 +650,17 @@ async fn mutate_resumes_after_sigkill_applying_every_row_once() {
     first.start_kill().expect("SIGKILL");
     let status = first.wait().await.expect("reap");
     assert!(!status.success(), "killed, not finished: {status:?}");
-    let before = upserts(&ex, "demo___things").await.len();
+    // A batch the killed run had sent may still be committing in the executive: wait until
+    // the ledger stops moving before counting what the first run applied.
+    let mut before = upserts(&ex, "demo___things").await.len();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = upserts(&ex, "demo___things").await.len();
+        if now == before {
+            break;
+        }
+        before = now;
+    }
     assert!(
         before < total,
         "the rate limit holds the first run: {before}"

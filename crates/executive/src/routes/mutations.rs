@@ -94,9 +94,27 @@ pub async fn mutate(
             writer_override: s.writer_overrides.get(request_writer.as_str()),
         }),
     };
-    match s.ctldb.apply_mutations(&request).await {
-        Ok(applied) => {
-            s.feed.publish(applied.last_seq);
+    // The commit and the feed's new head happen in their own task: hyper drops this handler
+    // when the client goes away, and a batch committed but never published stayed invisible
+    // to every reflector on the feed until the next write or ledger poll (found by killing a
+    // `ctlstore mutate` mid-request).
+    let committer = state.clone();
+    let applied = tokio::spawn(async move {
+        let applied = committer.0.ctldb.apply_mutations(&request).await;
+        if let Ok(a) = &applied {
+            committer.0.feed.publish(a.last_seq);
+        }
+        applied
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("commit task: {e}"),
+        )
+    })?;
+    match applied {
+        Ok(_) => {
             metrics::counter!(MUTATION_ROWS).increment(rows);
             Ok(ok())
         }
