@@ -43,11 +43,35 @@ const PAGE: &str = r#"<!DOCTYPE html>
 </html>
 "#;
 
-/// One compiled-in file: its path under `/docs/`, content type and bytes.
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    bytes: &'static [u8],
+/// One compiled-in file: its name under its directory, content type and bytes. Shared with the
+/// console (`ctlstore-console`), which serves its own files the same way.
+pub struct Asset {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub bytes: &'static [u8],
+}
+
+/// The file `name` of `assets` with its content type and the given extra headers, or a 404
+/// saying `missing`.
+pub fn serve_asset(
+    assets: &[Asset],
+    name: &str,
+    missing: &'static str,
+    headers: &[(header::HeaderName, &'static str)],
+) -> Response {
+    let Some(a) = assets.iter().find(|a| a.name == name) else {
+        return (StatusCode::NOT_FOUND, missing).into_response();
+    };
+    let mut response = a.bytes.into_response();
+    let map = response.headers_mut();
+    map.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(a.content_type),
+    );
+    for (name, value) in headers {
+        map.insert(name.clone(), HeaderValue::from_static(value));
+    }
+    response
 }
 
 const ASSETS: &[Asset] = &[
@@ -97,22 +121,14 @@ pub async fn page() -> Response {
 }
 
 fn asset(name: &str) -> Response {
-    let Some(a) = ASSETS.iter().find(|a| a.name == name) else {
-        return (StatusCode::NOT_FOUND, "no such file under /docs/").into_response();
-    };
-    let mut response = a.bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(a.content_type),
-    );
     // A day: an upgrade that changes the assets is picked up by tomorrow at the latest (the
     // version is in the page's script, so a stale mix shows as an old UI, never a broken one).
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
-    );
-    response
+    serve_asset(
+        ASSETS,
+        name,
+        "no such file under /docs/",
+        &[(header::CACHE_CONTROL, "public, max-age=86400")],
+    )
 }
 
 /// `/docs/` (the page again) and the files under `/docs/`, for any router state.

@@ -31,6 +31,25 @@ function showError(message) {
 
 class ApiError extends Error {}
 
+// int64 columns go beyond 2^53, where JSON.parse would round them and an Edit would write the
+// rounded value back. Where the browser gives JSON's source text (the reviver's `context`,
+// JSON.rawJSON: Chromium 114+, Firefox 135+) such integers are kept exact as BigInt.
+const exactJson = typeof JSON.rawJSON === "function";
+
+function parseJson(text) {
+  return JSON.parse(text, (key, value, context) =>
+    typeof value === "number" && !Number.isSafeInteger(value) && context && /^-?\d+$/.test(context.source)
+      ? BigInt(context.source) : value);
+}
+
+function toJson(value) {
+  return JSON.stringify(value, (key, v) => {
+    if (typeof v !== "bigint") return v;
+    if (!exactJson) throw new ApiError("this browser cannot send integers beyond 2^53 exactly; use `ctlstore mutate`");
+    return JSON.rawJSON(String(v));
+  });
+}
+
 async function call(method, path, { body, writer, raw } = {}) {
   const headers = {};
   if (creds.admin) headers["Authorization"] = "Bearer " + creds.admin;
@@ -42,7 +61,7 @@ async function call(method, path, { body, writer, raw } = {}) {
   const response = await fetch(api + path, {
     method,
     headers,
-    body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
+    body: body === undefined ? undefined : raw ? body : toJson(body),
   });
   const text = await response.text();
   if (!response.ok) {
@@ -51,9 +70,14 @@ async function call(method, path, { body, writer, raw } = {}) {
       const e = JSON.parse(text);
       message = e.error + (e.field ? " (field " + e.field + ")" : "");
     } catch (_) { /* not JSON: show the text */ }
+    if (response.status === 401) {
+      message += path.includes("/mutations")
+        ? ". Check the writer name and secret under Credentials."
+        : ". Enter the executive's admin token under Credentials.";
+    }
     throw new ApiError(method + " " + path + ": " + response.status + " " + message);
   }
-  return text ? JSON.parse(text) : null;
+  return text ? parseJson(text) : null;
 }
 
 async function guarded(action) {
@@ -63,6 +87,7 @@ async function guarded(action) {
   } catch (e) {
     showError(e.message);
   }
+  refreshHealth(); // the ledger head in the header follows the console's own writes
 }
 
 const enc = encodeURIComponent;
@@ -166,10 +191,26 @@ async function selectTable(family, table) {
 }
 
 // ---- rows -------------------------------------------------------------------------------
+// The key prefix box takes a JSON array of leading key values (`["a", 3]`), or one bare value
+// for the first key field (`a`, `3`).
+function prefixParam(t) {
+  const text = $("prefix").value.trim();
+  if (!text) return null;
+  if (text.startsWith("[")) {
+    try { parseJson(text); } catch (e) { throw new ApiError("key prefix: not a JSON array: " + e.message); }
+    return text;
+  }
+  const first = t.keyFields[0];
+  const [, type] = t.fields.find(([n]) => n === first);
+  return toJson([typed(type, text, "key prefix")]);
+}
+
+// Keyset paging: `state.cursors` holds the `after` cursor of every page after the first, so
+// Previous is a pop and no page ever costs more than its own rows.
 async function loadRows(after) {
   const t = state.tables[state.table];
   const params = new URLSearchParams({ limit: $("page-size").value });
-  const prefix = $("prefix").value.trim();
+  const prefix = prefixParam(t);
   if (prefix) params.set("prefix", prefix);
   if (after) params.set("after", after);
   const page = await call("GET", "/families/" + enc(state.family) + "/tables/" + enc(state.table) + "/rows?" + params);
@@ -182,13 +223,20 @@ async function loadRows(after) {
   for (const row of page.rows) {
     const cells = names.map((n) => row[n] === null ? el("td", { class: "null" }, "NULL") : el("td", {}, String(row[n])));
     body.append(el("tr", {}, ...cells, el("td", {},
-      el("button", { type: "button", onclick: () => editRow(row) }, "Edit"), " ",
+      el("button", { type: "button", onclick: () => editRow(t, row) }, "Edit"), " ",
       el("button", { type: "button", onclick: () => guarded(() => deleteRow(row)) }, "Delete"))));
   }
-  $("page-info").textContent = page.rows.length + " rows" + (state.cursors.length ? ", page " + (state.cursors.length + 1) : "");
+  const size = Number($("page-size").value);
+  const from = state.cursors.length * size;
+  $("page-info").textContent = page.rows.length
+    ? "page " + (state.cursors.length + 1) + ": rows " + (from + 1) + "–" + (from + page.rows.length) + (page.next ? "" : " (last page)")
+    : "no rows" + (prefix ? " with this key prefix" : "");
   $("next-page").disabled = !page.next;
+  $("prev-page").disabled = !after;
   $("first-page").disabled = !after;
 }
+
+const currentCursor = () => state.cursors[state.cursors.length - 1] || null;
 
 function buildRowForm(t) {
   const box = $("row-inputs");
@@ -200,12 +248,15 @@ function buildRowForm(t) {
   $("row-form-title").textContent = "Insert or update a row";
 }
 
-function editRow(row) {
+// Editing keeps the key fields read-only: a changed key would insert a second row rather than
+// change this one. "New row" empties the form for an insert.
+function editRow(t, row) {
   for (const input of $("row-inputs").querySelectorAll("input")) {
     const v = row[input.dataset.field];
     input.value = v === null || v === undefined ? "" : String(v);
+    input.readOnly = t.keyFields.includes(input.dataset.field);
   }
-  $("row-form-title").textContent = "Edit row";
+  $("row-form-title").textContent = "Edit row " + toJson(t.keyFields.map((k) => row[k]));
   $("row-form").scrollIntoView();
 }
 
@@ -213,7 +264,8 @@ function typed(type, text, field) {
   if (text === "") return null;
   if (type === "integer") {
     if (!/^-?\d+$/.test(text)) throw new ApiError(field + ": not an integer");
-    return Number(text);
+    const n = Number(text);
+    return Number.isSafeInteger(n) ? n : BigInt(text);
   }
   if (type === "decimal") {
     const n = Number(text);
@@ -236,7 +288,7 @@ async function saveRow(event) {
   }
   await call("POST", "/families/" + enc(state.family) + "/mutations",
     { writer: true, body: { mutations: [{ table: state.table, values }] } });
-  await loadRows(state.cursors[state.cursors.length - 1] || null);
+  await loadRows(currentCursor());
 }
 
 async function deleteRow(row) {
@@ -244,10 +296,11 @@ async function deleteRow(row) {
   const t = state.tables[state.table];
   const values = {};
   for (const k of t.keyFields) values[k] = row[k];
-  if (!confirm("Delete the row with key " + JSON.stringify(Object.values(values)) + "?")) return;
+  if (!confirm("Delete the row with key " + toJson(Object.values(values)) + "?")) return;
   await call("POST", "/families/" + enc(state.family) + "/mutations",
     { writer: true, body: { mutations: [{ table: state.table, delete: true, values }] } });
-  await loadRows(state.cursors[state.cursors.length - 1] || null);
+  buildRowForm(t);
+  await loadRows(currentCursor());
 }
 
 // ---- schema changes (admin) ---------------------------------------------------------------
@@ -319,15 +372,22 @@ async function loadLimits() {
   const limits = await call("GET", "/limits/writers");
   const body = $("writer-limits").tBodies[0];
   body.replaceChildren();
-  const perMinute = (l) => Math.round(l.amount * 60e9 / l.period);
-  body.append(el("tr", {}, el("td", {}, "(default)"), el("td", {}, perMinute(limits.global))));
-  for (const w of limits.writers || []) body.append(el("tr", {}, el("td", {}, w.writer), el("td", {}, perMinute(w["rate-limit"]))));
+  const perMinute = (l) => Math.round(Number(l.amount) * 60e9 / Number(l.period));
+  const fallback = perMinute(limits.global);
+  body.append(el("tr", {}, el("td", {}, "(default)"), el("td", {}, fallback)));
+  const own = new Map((limits.writers || []).map((w) => [w.writer, perMinute(w["rate-limit"])]));
+  const { writers } = await call("GET", "/writers");
+  const names = new Set([...writers.map((w) => w.name), ...own.keys()]);
+  for (const name of [...names].sort()) {
+    body.append(el("tr", {}, el("td", {}, name),
+      own.has(name) ? el("td", {}, own.get(name)) : el("td", { class: "null" }, fallback + " (default)")));
+  }
   const sizes = $("table-limits").tBodies[0];
   sizes.replaceChildren();
   const { families } = await call("GET", "/families");
-  for (const f of families) {
-    const { tables } = await call("GET", "/families/" + enc(f.name) + "/tables");
-    for (const t of tables) {
+  const lists = await Promise.all(families.map((f) => call("GET", "/families/" + enc(f.name) + "/tables")));
+  for (const [i, f] of families.entries()) {
+    for (const t of lists[i].tables) {
       sizes.append(el("tr", {}, el("td", {}, f.name + "." + t.name), el("td", {}, bytes(t.sizeBytes)), el("td", {}, bytes(t.warnSize)), el("td", {}, bytes(t.maxSize))));
     }
   }
@@ -357,10 +417,15 @@ $("add-fields").addEventListener("submit", (e) => guarded(() => addFields(e)));
 $("row-form").addEventListener("submit", (e) => guarded(() => saveRow(e)));
 $("row-form-clear").addEventListener("click", () => buildRowForm(state.tables[state.table]));
 $("row-filter").addEventListener("submit", (e) => { e.preventDefault(); state.cursors = []; guarded(() => loadRows(null)); });
+$("page-size").addEventListener("change", () => { state.cursors = []; guarded(() => loadRows(null)); });
 $("next-page").addEventListener("click", () => guarded(async () => {
   if (!state.next) return;
   state.cursors.push(state.next);
   await loadRows(state.next);
+}));
+$("prev-page").addEventListener("click", () => guarded(async () => {
+  state.cursors.pop();
+  await loadRows(currentCursor());
 }));
 $("first-page").addEventListener("click", () => { state.cursors = []; guarded(() => loadRows(null)); });
 $("credentials-form").addEventListener("submit", (e) => {

@@ -8,20 +8,15 @@
 //! are kept in the tab's memory (`sessionStorage`), never in cookies or `localStorage`.
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::header;
+use axum::response::{Redirect, Response};
 use axum::routing::get;
+use ctlstore_apidocs::{Asset, serve_asset};
 
 /// Where the console lives on the executive.
 pub const CONSOLE_PATH: &str = "/ui";
 /// Its page: where `/ui` and a browser asking for `/` are sent.
 pub const CONSOLE_PAGE: &str = "/ui/";
-
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    bytes: &'static [u8],
-}
 
 const ASSETS: &[Asset] = &[
     Asset {
@@ -42,30 +37,22 @@ const ASSETS: &[Asset] = &[
 ];
 
 fn asset(name: &str) -> Response {
-    let Some(a) = ASSETS.iter().find(|a| a.name == name) else {
-        return (StatusCode::NOT_FOUND, "no such file under /ui/").into_response();
-    };
-    let mut response = a.bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(a.content_type),
-    );
-    // Revalidated every time: the files are small and an upgraded executive must never be
-    // driven by yesterday's script.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::HeaderName::from_static("x-content-type-options"),
-        HeaderValue::from_static("nosniff"),
-    );
-    // Everything the console loads or calls is same-origin.
-    headers.insert(
-        header::HeaderName::from_static("content-security-policy"),
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
-        ),
-    );
-    response
+    serve_asset(
+        ASSETS,
+        name,
+        "no such file under /ui/",
+        &[
+            // Revalidated every time: the files are small and an upgraded executive must never
+            // be driven by yesterday's script.
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            // Everything the console loads or calls is same-origin.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+            ),
+        ],
+    )
 }
 
 /// `/ui` (redirected to `/ui/`), `/ui/` (the page) and `/ui/{file}`, for any router state.

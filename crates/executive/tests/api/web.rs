@@ -236,12 +236,21 @@ async fn the_console_is_served_from_the_binary_with_every_asset() {
         let resp = s.request(Method::GET, &path).send().await.expect("send");
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
         assert_eq!(resp.headers()[header::CONTENT_TYPE], content_type, "{path}");
+        // Revalidated on every load, so an upgraded executive never runs yesterday's script.
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-cache", "{path}");
+        assert_eq!(
+            resp.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
         let body = resp.text().await.expect("body");
         assert!(!body.is_empty(), "{path}");
-        assert!(
-            !body.contains("https://"),
-            "{path} loads something off-origin"
-        );
+        for off_origin in ["https://", "http://"] {
+            assert!(
+                !body.contains(off_origin),
+                "{path} names an off-origin URL ({off_origin})"
+            );
+        }
     }
     // Every relative reference of the page resolves to a served asset (`../docs` is Swagger UI).
     for target in loaded.iter().filter(|u| !u.starts_with("..")) {
