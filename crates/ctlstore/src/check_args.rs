@@ -20,7 +20,7 @@ pub fn requested() -> bool {
 }
 
 /// Builds every configuration the command would build, then prints `ok`.
-pub fn run(command: &Command) -> anyhow::Result<()> {
+pub fn run(command: &Command, config_file: Option<&std::path::Path>) -> anyhow::Result<()> {
     match command {
         Command::Version
         | Command::CtldbSchema
@@ -54,6 +54,9 @@ pub fn run(command: &Command) -> anyhow::Result<()> {
         }
         Command::Heartbeat(args) => {
             args.config()?;
+        }
+        Command::Loader(args) => {
+            args.config(config_file)?;
         }
         Command::AllInOne(args) => {
             address("bind", &args.bind)?;

@@ -169,7 +169,12 @@ pub fn apply(command: clap::Command, args: &[String]) -> Result<clap::Command, C
         .get_subcommands()
         .map(|s| s.get_name().to_string())
         .collect();
-    let values = values_for(&path, &text, &service, &services)?;
+    let mut values = values_for(&path, &text, &service, &services)?;
+    // The loader reads its table mapping (`[tables.NAME]`) from the same file itself.
+    if service == "loader" {
+        let mapping = format!("{}.", ctlstore_loader::TABLES_SECTION);
+        values.retain(|key, _| !key.starts_with(&mapping));
+    }
     let Some(sub) = command.find_subcommand(&service) else {
         return Ok(command);
     };

@@ -58,6 +58,9 @@ enum Command {
     Supervisor(Box<flags::SupervisorArgs>),
     /// Write a heartbeat row through the executive on a timer.
     Heartbeat(Box<flags::HeartbeatArgs>),
+    /// Load changes from PostgreSQL, Kafka, NATS JetStream or a file into ctlstore, exactly
+    /// once (docs/loader.md).
+    Loader(Box<flags::LoaderArgs>),
     /// Everything on one machine: executive (embedded SQLite ctldb), reflector, sidecar,
     /// supervisor and heartbeat. For a laptop, a demo or a single host. Short name: `up`.
     #[command(visible_alias = "up")]
@@ -93,7 +96,7 @@ fn main() -> anyhow::Result<()> {
     let cli = parse(std::env::args()).unwrap_or_else(|e| e.exit());
     // Packaging tests check command lines with this (check_args.rs); nothing starts.
     if check_args::requested() {
-        return check_args::run(&cli.command);
+        return check_args::run(&cli.command, cli.config.as_deref());
     }
     services::set_log_format(cli.log_format);
     let runtime = tokio::runtime::Runtime::new()?;
@@ -149,6 +152,12 @@ fn main() -> anyhow::Result<()> {
             args.common.ignored.log();
             let config = args.config()?;
             runtime.block_on(ctlstore_heartbeat::run(config, services::shutdown_signal()))?;
+        }
+        Command::Loader(args) => {
+            services::init_tracing(args.common.debug);
+            args.common.ignored.log();
+            let config = args.config(cli.config.as_deref())?;
+            runtime.block_on(ctlstore_loader::run(config, services::shutdown_signal()))?;
         }
         Command::AllInOne(args) => {
             services::init_tracing(args.common.debug);

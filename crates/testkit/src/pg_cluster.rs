@@ -27,6 +27,13 @@ pub struct PgCluster {
 impl PgCluster {
     /// Initialises and starts a cluster; panics (with the server's log) if it cannot.
     pub fn start() -> PgCluster {
+        PgCluster::start_with(&[])
+    }
+
+    /// Like [`PgCluster::start`], with extra server settings written to `postgresql.conf`
+    /// before the first start, e.g. `&[("wal_level", "logical"), ("max_replication_slots", "10")]`
+    /// for logical replication. Values are written as quoted strings.
+    pub fn start_with(settings: &[(&str, &str)]) -> PgCluster {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let port = free_port();
         let as_postgres = running_as_root();
@@ -47,8 +54,45 @@ impl PgCluster {
             &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
             true,
         );
+        if !settings.is_empty() {
+            let mut conf = String::from("\n# Added by PgCluster::start_with\n");
+            for (name, value) in settings {
+                conf.push_str(&format!("{name} = '{}'\n", value.replace('\'', "''")));
+            }
+            cluster.append_to_data_file("postgresql.conf", &conf, false);
+        }
         cluster.resume();
         cluster
+    }
+
+    /// Adds `line` (e.g. `host all alice 127.0.0.1/32 scram-sha-256`) to the *top* of
+    /// `pg_hba.conf`, so it wins over the trust rules, and reloads the server's configuration
+    /// (the reload is a signal: new connections see it a moment later).
+    pub fn add_hba_rule(&self, line: &str) {
+        self.append_to_data_file("pg_hba.conf", &format!("{line}\n"), true);
+        self.reload();
+    }
+
+    /// Makes the server re-read its configuration files (`pg_ctl reload`).
+    pub fn reload(&self) {
+        let data = self.data_dir();
+        let data = data.to_string_lossy();
+        self.run("pg_ctl", &["reload", "-D", &data], true);
+    }
+
+    /// Adds text to a file in the data directory (at the start when `prepend`), keeping its
+    /// owner and mode: the server runs as `postgres` and refuses files it cannot read.
+    fn append_to_data_file(&self, name: &str, text: &str, prepend: bool) {
+        let path = self.data_dir().join(name);
+        let old = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let new = if prepend {
+            format!("{text}{old}")
+        } else {
+            format!("{old}{text}")
+        };
+        // Truncating and rewriting the existing file keeps its owner and permissions.
+        std::fs::write(&path, new).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }
 
     /// Kills every server process at once (`pg_ctl stop -m immediate`): connections drop, new

@@ -1,0 +1,1 @@
+//! Reads Kafka topics for the loader: partitions, offsets, fetches, over a pure-Rust client.

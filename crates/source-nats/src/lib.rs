@@ -1,0 +1,1 @@
+//! Reads a NATS JetStream stream for the loader, from a given stream sequence.
