@@ -194,10 +194,11 @@ fn source_table(source: &Json) -> Result<SourceTable, String> {
 
 /// A line of a replay file: an envelope, or `{"key": ..., "value": ...}` as a Kafka message.
 pub fn split_line(line: &Json) -> (Option<&Json>, &Json) {
-    if let Some(obj) = line.as_object() {
-        if obj.contains_key("value") && obj.keys().all(|k| k == "key" || k == "value") {
-            return (obj.get("key").filter(|k| !k.is_null()), &obj["value"]);
-        }
+    if let Some(obj) = line.as_object()
+        && obj.contains_key("value")
+        && obj.keys().all(|k| k == "key" || k == "value")
+    {
+        return (obj.get("key").filter(|k| !k.is_null()), &obj["value"]);
     }
     (None, line)
 }

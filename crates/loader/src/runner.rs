@@ -213,10 +213,10 @@ async fn load(config: &Config, sink: &mut Sink, status: &Status) -> Result<Ended
                     if !flush(sink, &mut source, status, &mut position, &mut batch.whole).await? {
                         return Ok(Ended::Moved);
                     }
-                } else if batch.open.is_empty() {
-                    if let Some(p) = &position {
-                        source.applied(p, true).await?;
-                    }
+                } else if batch.open.is_empty()
+                    && let Some(p) = &position
+                {
+                    source.applied(p, true).await?;
                 }
             }
             Next::End => {

@@ -106,10 +106,10 @@ impl Sink {
     /// The ctlstore table for `shape`, created or extended as needed; refuses a dropped or
     /// retyped column and a changed key.
     async fn target(&mut self, shape: &TableShape) -> Result<Arc<Target>, LoaderError> {
-        if let Some((known, target)) = self.targets.get(&shape.table) {
-            if known == shape {
-                return Ok(target.clone());
-            }
+        if let Some((known, target)) = self.targets.get(&shape.table)
+            && known == shape
+        {
+            return Ok(target.clone());
         }
         let source = &shape.table;
         let table_name = self.map.table_name(source);
@@ -346,13 +346,13 @@ impl Sink {
                         mutations.push(mutation);
                     }
                     Err(e) => {
-                        if index > 0 && items[index - 1].ends_transaction {
-                            if let Applied::Moved(p) = self
+                        if index > 0
+                            && items[index - 1].ends_transaction
+                            && let Applied::Moved(p) = self
                                 .send(&items[..index], mutations, copied, before)
                                 .await?
-                            {
-                                return Ok(Applied::Moved(p));
-                            }
+                        {
+                            return Ok(Applied::Moved(p));
                         }
                         return Err(e);
                     }

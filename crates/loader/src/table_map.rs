@@ -311,7 +311,7 @@ mod tests {
     fn bad_rules_are_refused_with_the_reason() {
         assert!(
             TableMap::from_toml("[tables.users]\ntypes = { a = \"float\" }")
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("not a ctlstore type")
         );
         assert!(TableMap::from_toml("[tables.users]\nbogus = 1").is_err());
@@ -319,17 +319,21 @@ mod tests {
             TableMap::from_toml("[tables.users]\ntypes = { id = \"decimal\" }").expect("parses");
         assert!(
             map.plan(&shape(), None)
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("cannot be a key")
         );
         let map = TableMap::from_toml("[tables.users]\nexclude = [\"id\"]").expect("parses");
-        assert!(map.plan(&shape(), None).unwrap_err().contains("excluded"));
+        assert!(
+            map.plan(&shape(), None)
+                .expect_err("refused")
+                .contains("excluded")
+        );
         let mut keyless = shape();
         keyless.columns.iter_mut().for_each(|c| c.is_key = false);
         assert!(
             TableMap::default()
                 .plan(&keyless, None)
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("no key")
         );
         let target = TableMap::default()

@@ -63,7 +63,7 @@ pub enum Next {
 }
 
 pub enum Source {
-    File(file::FileSource),
+    File(Box<file::FileSource>),
     Postgres(Box<postgres::PostgresSource>),
 }
 
@@ -75,9 +75,9 @@ impl Source {
         status: &Status,
     ) -> Result<Source, LoaderError> {
         match spec {
-            SourceSpec::File(path) => Ok(Source::File(
+            SourceSpec::File(path) => Ok(Source::File(Box::new(
                 file::FileSource::open(path.as_deref(), position).await?,
-            )),
+            ))),
             SourceSpec::Postgres(spec) => Ok(Source::Postgres(Box::new(
                 postgres::PostgresSource::open(spec, position, status).await?,
             ))),

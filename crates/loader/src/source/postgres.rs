@@ -472,7 +472,7 @@ async fn copy_tables(
                 return Ok(());
             }
             bar.inc(1);
-            if estimate > 0 && rows % (estimate / 10).max(1) == 0 {
+            if estimate > 0 && rows.is_multiple_of((estimate / 10).max(1)) {
                 tracing::info!(table = %shape.table, rows, estimated = estimate, percent = (rows * 100 / estimate).min(100), "copying");
             }
         }
