@@ -240,3 +240,38 @@ async fn bad_flags_exit_at_once_naming_the_flag() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_file_gives_flags_and_table_mappings() {
+    let (_db, ex) = executive().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("events.jsonl");
+    write_lines(
+        &file,
+        &[json!({"key": {"id": 1}, "value": {"after": {"id": 1, "email": "a@example.com", "secret": "s3", "score": 2}, "op": "c", "source": {"schema": "public", "table": "users"}}}).to_string()],
+        false,
+    );
+    let config = dir.path().join("loader.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "source = \"file:{}\"\nmetrics-bind = \"\"\n\n[tables.\"public.users\"]\ntable = \"accounts\"\nexclude = [\"secret\"]\nrename = {{ email = \"mail\" }}\ntypes = {{ score = \"text\" }}\n",
+            file.display()
+        ),
+    )
+    .expect("write the config");
+    let config = config.to_string_lossy().into_owned();
+    run_to_end(loader(&ex, &["--config", &config]), Duration::from_secs(60)).await;
+    let rows = host(&ex).await.rows("accounts");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["mail"], Value::Text("a@example.com".into()));
+    assert_eq!(rows[0]["score"], Value::Text("2".into()));
+    assert!(!rows[0].contains_key("secret"), "{:?}", rows[0]);
+
+    // A mapping error names the file's problem and exits.
+    std::fs::write(dir.path().join("bad.toml"), "[tables.users]\ntypes = { a = \"float\" }\n").expect("write");
+    let bad = dir.path().join("bad.toml").to_string_lossy().into_owned();
+    let out = loader(&ex, &["--config", &bad, "--source", "-"]).output().await.expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a ctlstore type"), "{}", String::from_utf8_lossy(&out.stderr));
+}
