@@ -269,9 +269,79 @@ async fn the_config_file_gives_flags_and_table_mappings() {
     assert!(!rows[0].contains_key("secret"), "{:?}", rows[0]);
 
     // A mapping error names the file's problem and exits.
-    std::fs::write(dir.path().join("bad.toml"), "[tables.users]\ntypes = { a = \"float\" }\n").expect("write");
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[tables.users]\ntypes = { a = \"float\" }\n",
+    )
+    .expect("write");
     let bad = dir.path().join("bad.toml").to_string_lossy().into_owned();
-    let out = loader(&ex, &["--config", &bad, "--source", "-"]).output().await.expect("run");
+    let out = loader(&ex, &["--config", &bad, "--source", "-"])
+        .output()
+        .await
+        .expect("run");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a ctlstore type"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a ctlstore type"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Answers cut off and connections reset between the loader and the executive: every batch is
+/// retried until it is known to be applied, and none is applied twice (a lost answer is found
+/// in the cookie).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_neither_lose_nor_repeat_a_batch() {
+    let (_db, ex) = executive().await;
+    let proxy = ctlstore_testkit::FaultProxy::start(&ex.base).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("events.jsonl");
+    let lines: Vec<String> = (0..300)
+        .map(|i| json!({"key": {"id": i}, "value": {"after": {"id": i, "v": format!("row-{i:04}")}, "op": "c", "source": {"table": "flaky"}}}).to_string())
+        .collect();
+    write_lines(&file, &lines, false);
+    // Faults are drawn when set: toggling keeps hitting the loader's pooled connection.
+    let proxy = std::sync::Arc::new(proxy);
+    let toggler = {
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            loop {
+                proxy.set_fault(ctlstore_testkit::Fault::Truncate { max_bytes: 300 }, 0.5);
+                tokio::time::sleep(Duration::from_millis(15)).await;
+                proxy.set_fault(ctlstore_testkit::Fault::None, 0.0);
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+        })
+    };
+    let source = format!("file:{}", file.display());
+    let mut command = loader(
+        &ex,
+        &[
+            "--source",
+            &source,
+            "--batch-rows",
+            "5",
+            "--metrics-bind",
+            "",
+        ],
+    );
+    command.env("CTLSTORE_EXECUTIVE_URL", &proxy.url);
+    run_to_end(command, Duration::from_secs(120)).await;
+    toggler.abort();
+    assert!(
+        proxy.stats().truncations > 0,
+        "the proxy cut some answers: {:?}",
+        proxy.stats()
+    );
+    let batches = batches(&ex).await;
+    let statements: Vec<&String> = batches.iter().flatten().collect();
+    for i in 0..300 {
+        let tag = format!("'row-{i:04}'");
+        assert_eq!(
+            statements.iter().filter(|s| s.contains(&tag)).count(),
+            1,
+            "row {i}"
+        );
+    }
+    assert_eq!(batches.len(), 60, "300 rows in batches of 5");
 }
