@@ -369,10 +369,14 @@ impl Sink {
         copied: Vec<(String, String)>,
         before: Option<&Position>,
     ) -> Result<Applied, LoaderError> {
-        let Some(last) = items.last() else {
+        // Folded over every item: a Kafka batch may hold several partitions' messages.
+        let mut after = before.cloned();
+        for item in items {
+            after = Some(Position::after(after.as_ref(), &item.mark));
+        }
+        let (Some(last), Some(after)) = (items.last(), after) else {
             return Ok(Applied::Done(before.cloned().unwrap_or(Position::File(0))));
         };
-        let after = Position::after(before, &last.mark);
         let mut mutations = mutations;
         for m in mutations.iter_mut().filter(|m| !m.delete) {
             for field in self.table_fields.get(&m.table).into_iter().flatten() {

@@ -28,6 +28,7 @@ mod mariadb_instance;
 mod moto;
 mod pg_cluster;
 mod process;
+mod tansu;
 #[cfg(feature = "executive")]
 mod torn_batches;
 
@@ -41,6 +42,7 @@ pub use mariadb_instance::MariaDbInstance;
 pub use moto::Moto;
 pub use pg_cluster::PgCluster;
 pub use process::{KillOnDrop, free_port};
+pub use tansu::TansuBroker;
 #[cfg(feature = "executive")]
 pub use torn_batches::{
     BATCH_TABLES, LdbWatcher, ROWS_PER_BATCH, Watched, assert_ldb_matches_ctldb, batch_mutations,

@@ -5,5 +5,6 @@
 //! nothing is applied twice across restarts, kills and a second loader.
 
 mod file;
+mod kafka;
 mod postgres;
 mod support;

@@ -3,6 +3,7 @@
 
 mod debezium_stream;
 mod file;
+mod kafka;
 mod postgres;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub enum SourceSpec {
     /// `file:PATH`, or `None` for stdin (`-`).
     File(Option<std::path::PathBuf>),
     Postgres(PostgresSpec),
+    Kafka(ctlstore_source_kafka::KafkaUrl),
 }
 
 impl SourceSpec {
@@ -38,6 +40,12 @@ impl SourceSpec {
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
             return PostgresSpec::parse(text).map(SourceSpec::Postgres);
         }
+        if text.starts_with("kafka://") {
+            return text
+                .parse()
+                .map(SourceSpec::Kafka)
+                .map_err(|e: ctlstore_source_kafka::KafkaError| e.to_string());
+        }
         Err(format!(
             "'{text}' is not a source: use postgres://…?publication=P&slot=S, kafka://host:port/TOPIC?group=G, nats://host:port/STREAM?subject=S&durable=D, file:PATH or -"
         ))
@@ -48,6 +56,7 @@ impl SourceSpec {
         match self {
             SourceSpec::File(_) => "file",
             SourceSpec::Postgres(_) => "postgres",
+            SourceSpec::Kafka(_) => "kafka",
         }
     }
 }
@@ -65,6 +74,7 @@ pub enum Next {
 pub enum Source {
     File(Box<file::FileSource>),
     Postgres(Box<postgres::PostgresSource>),
+    Kafka(Box<kafka::KafkaSource>),
 }
 
 impl Source {
@@ -78,6 +88,9 @@ impl Source {
             SourceSpec::File(path) => Ok(Source::File(Box::new(
                 file::FileSource::open(path.as_deref(), position).await?,
             ))),
+            SourceSpec::Kafka(url) => Ok(Source::Kafka(Box::new(
+                kafka::KafkaSource::open(url, position).await?,
+            ))),
             SourceSpec::Postgres(spec) => Ok(Source::Postgres(Box::new(
                 postgres::PostgresSource::open(spec, position, status).await?,
             ))),
@@ -89,6 +102,7 @@ impl Source {
         match self {
             Source::File(s) => s.next(wait).await,
             Source::Postgres(s) => s.next(wait).await,
+            Source::Kafka(s) => s.next(wait).await,
         }
     }
 
@@ -96,7 +110,7 @@ impl Source {
     /// that keep their own bookmark (a PostgreSQL slot, a JetStream consumer) advance it.
     pub async fn applied(&mut self, position: &Position, idle: bool) -> Result<(), LoaderError> {
         match self {
-            Source::File(_) => {}
+            Source::File(_) | Source::Kafka(_) => {}
             Source::Postgres(s) => s.applied(position, idle),
         }
         Ok(())
