@@ -21,7 +21,9 @@ pub struct ConsumerConfig {
     /// larger than this whole, so a big message never blocks a partition).
     pub max_partition_fetch_bytes: i32,
     /// How long rskafka retries a request that failed transiently (broker down, no leader)
-    /// before the call returns [`KafkaError::Unavailable`].
+    /// before the call returns [`KafkaError::Unavailable`]. rskafka nests its retries
+    /// (reconnect inside request), so a call can take a few times this: 1 s gave up after
+    /// about 5 s against a killed broker.
     pub retry_deadline: Duration,
     /// The longest single long poll within [`KafkaConsumer::poll`]. Apache Kafka answers a long
     /// poll as soon as a message arrives; some Kafka-protocol brokers (tansu) wait it out

@@ -17,8 +17,9 @@ pub enum KafkaError {
     Unavailable {
         operation: &'static str,
         target: String,
+        // Boxed: rskafka's error is large, and this type is in every Result.
         #[source]
-        source: ClientError,
+        source: Box<ClientError>,
     },
 
     /// The topic does not exist on the cluster. Permanent until someone creates it.
@@ -47,8 +48,9 @@ pub enum KafkaError {
     Broker {
         operation: &'static str,
         target: String,
+        // Boxed: rskafka's error is large, and this type is in every Result.
         #[source]
-        source: ClientError,
+        source: Box<ClientError>,
     },
 }
 
@@ -98,13 +100,13 @@ impl KafkaError {
             KafkaError::Unavailable {
                 operation,
                 target,
-                source,
+                source: Box::new(source),
             }
         } else {
             KafkaError::Broker {
                 operation,
                 target,
-                source,
+                source: Box::new(source),
             }
         }
     }

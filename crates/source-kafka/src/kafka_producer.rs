@@ -18,6 +18,9 @@ const RETRY_DEADLINE: Duration = Duration::from_secs(10);
 /// How long the broker may take to create a topic.
 const CREATE_TOPIC_TIMEOUT_MS: i32 = 5_000;
 
+/// A message to write: key and value (`None` value: a tombstone).
+pub type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Produces to explicit partitions (no partitioner: tests say where each message goes).
 pub struct KafkaProducer {
     client: Client,
@@ -70,7 +73,9 @@ impl KafkaProducer {
         offsets.first().copied().ok_or_else(|| KafkaError::Broker {
             operation: "produce",
             target: TopicPartition::new(topic, partition).to_string(),
-            source: ClientError::InvalidResponse("no offset for the message written".into()),
+            source: Box::new(ClientError::InvalidResponse(
+                "no offset for the message written".into(),
+            )),
         })
     }
 
@@ -79,7 +84,7 @@ impl KafkaProducer {
         &self,
         topic: &str,
         partition: i32,
-        messages: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>,
+        messages: Vec<KeyValue>,
     ) -> Result<Vec<i64>, KafkaError> {
         let tp = TopicPartition::new(topic, partition);
         let client = self.partition_client(&tp).await?;

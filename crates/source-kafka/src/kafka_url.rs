@@ -171,7 +171,8 @@ mod tests {
 
     #[test]
     fn full_url() {
-        let url = parse("kafka://k1:9092,k2:9093/db.public.a,db.public.b?group=loader-1").unwrap();
+        let url =
+            parse("kafka://k1:9092,k2:9093/db.public.a,db.public.b?group=loader-1").expect("valid");
         assert_eq!(url.brokers, ["k1:9092", "k2:9093"]);
         assert_eq!(url.topics, ["db.public.a", "db.public.b"]);
         assert_eq!(url.group.as_deref(), Some("loader-1"));
@@ -183,7 +184,7 @@ mod tests {
 
     #[test]
     fn minimal_url_and_ipv6() {
-        let url = parse("kafka://[::1]:9092/t").unwrap();
+        let url = parse("kafka://[::1]:9092/t").expect("valid");
         assert_eq!(url.brokers, ["[::1]:9092"]);
         assert_eq!(url.topics, ["t"]);
         assert_eq!(url.group, None);
@@ -217,6 +218,6 @@ mod tests {
             assert!(err.contains(url), "{url}: {err:?} should quote the URL");
         }
         let long = format!("kafka://k:1/{}", "a".repeat(250));
-        assert!(parse(&long).unwrap_err().contains("longer than"));
+        assert!(parse(&long).expect_err("too long").contains("longer than"));
     }
 }

@@ -28,7 +28,7 @@ use std::time::Duration;
 pub use kafka_consumer::{ConsumerConfig, KafkaConsumer};
 pub use kafka_error::KafkaError;
 pub use kafka_message::{KafkaMessage, TopicPartition};
-pub use kafka_producer::KafkaProducer;
+pub use kafka_producer::{KafkaProducer, KeyValue};
 pub use kafka_url::KafkaUrl;
 
 /// Identifies this client in the brokers' logs and metrics.

@@ -4,12 +4,17 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ctlstore_source_kafka::{
-    ConsumerConfig, KafkaConsumer, KafkaError, KafkaMessage, KafkaProducer, KafkaUrl,
+    ConsumerConfig, KafkaConsumer, KafkaError, KafkaMessage, KafkaProducer, KafkaUrl, KeyValue,
     TopicPartition,
 };
 use ctlstore_testkit::TansuBroker;
 
 const TOPIC: &str = "db.public.flags";
+
+/// Per partition, what was written, in offset order.
+type Written = BTreeMap<i32, Vec<KeyValue>>;
+/// Per partition, (offset, key, value) read.
+type Read = BTreeMap<i32, Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)>>;
 
 fn url(broker: &TansuBroker, topics: &str) -> KafkaUrl {
     format!("{}/{topics}", broker.url)
@@ -23,10 +28,7 @@ fn tp(partition: i32) -> TopicPartition {
 
 /// Writes `per_partition[p]` keyed messages to partition p, then a tombstone to partition 1.
 /// Returns what each partition holds, in offset order, as (key, value).
-async fn produce_fixture(
-    producer: &KafkaProducer,
-    per_partition: [i64; 2],
-) -> BTreeMap<i32, Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>> {
+async fn produce_fixture(producer: &KafkaProducer, per_partition: [i64; 2]) -> Written {
     producer.create_topic(TOPIC, 2).await.expect("create topic");
     let mut written: BTreeMap<i32, Vec<_>> = BTreeMap::new();
     let most = per_partition.iter().copied().max().unwrap_or(0);
@@ -81,9 +83,7 @@ async fn consume(consumer: &mut KafkaConsumer, want: usize) -> Vec<KafkaMessage>
 }
 
 /// Each partition's messages as (offset, key, value), checking they come in offset order.
-fn by_partition(
-    messages: &[KafkaMessage],
-) -> BTreeMap<i32, Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)>> {
+fn by_partition(messages: &[KafkaMessage]) -> Read {
     let mut out: BTreeMap<i32, Vec<_>> = BTreeMap::new();
     for m in messages {
         assert_eq!(m.topic, TOPIC);
@@ -104,10 +104,7 @@ fn by_partition(
     out
 }
 
-fn expected_from(
-    written: &BTreeMap<i32, Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>>,
-    start: &BTreeMap<i32, i64>,
-) -> BTreeMap<i32, Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)>> {
+fn expected_from(written: &Written, start: &BTreeMap<i32, i64>) -> Read {
     written
         .iter()
         .map(|(&p, msgs)| {
@@ -353,4 +350,50 @@ async fn an_unreachable_broker_is_transient() {
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_gone_mid_stream_is_transient() {
+    let broker = TansuBroker::start();
+    let producer = KafkaProducer::connect(&broker.bootstrap)
+        .await
+        .expect("producer connects");
+    produce_fixture(&producer, [2, 1]).await;
+    let config = ConsumerConfig {
+        retry_deadline: Duration::from_secs(1),
+        ..ConsumerConfig::default()
+    };
+    let mut consumer = KafkaConsumer::connect_with(&url(&broker, TOPIC), config)
+        .await
+        .expect("consumer connects");
+    consume(&mut consumer, 4).await;
+    let positions = consumer.positions();
+
+    drop(broker); // SIGKILL
+    let started = Instant::now();
+    let err = consumer
+        .poll(Duration::from_millis(200))
+        .await
+        .expect_err("no broker to fetch from");
+    eprintln!("poll failed after {:?}: {err}", started.elapsed());
+    assert!(err.is_transient(), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        consumer.positions(),
+        positions,
+        "a failed poll moves nothing"
+    );
+    let err = consumer
+        .high_watermarks()
+        .await
+        .expect_err("no broker to ask");
+    eprintln!(
+        "high_watermarks failed after {:?}: {err}",
+        started.elapsed()
+    );
+    assert!(err.is_transient(), "{err:?}");
 }

@@ -444,3 +444,69 @@ async fn two_loaders_on_one_writer_apply_everything_once() {
     let _ = first.kill().await;
     let _ = second.kill().await;
 }
+
+/// A column dropped or retyped at the origin stops the loader, saying which and why, and
+/// `/healthz` reports it; nothing after it is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_and_retyped_columns_halt_with_a_message() {
+    let pg = cluster().await;
+    let mut db = origin(&pg).await;
+    sql(&mut db, "CREATE TABLE dropping (id int8 PRIMARY KEY, note text); CREATE TABLE retyping (id int8 PRIMARY KEY, n int4);
+        CREATE PUBLICATION pub_drop FOR TABLE dropping; CREATE PUBLICATION pub_retype FOR TABLE retyping;
+        INSERT INTO dropping VALUES (1, 'one'); INSERT INTO retyping VALUES (1, 1)").await;
+    let (_db, ex) = executive().await;
+    let http = reqwest::Client::new();
+    for (publication, change, message) in [
+        (
+            "pub_drop",
+            "ALTER TABLE dropping DROP COLUMN note; INSERT INTO dropping VALUES (2)",
+            "no longer has a column for field 'note'",
+        ),
+        (
+            "pub_retype",
+            "ALTER TABLE retyping ALTER COLUMN n TYPE text; INSERT INTO retyping VALUES (2, 'two')",
+            "changed type",
+        ),
+    ] {
+        let bind = format!("127.0.0.1:{}", ctlstore_testkit::free_port());
+        let src = format!(
+            "{}?publication={publication}&slot={publication}_slot",
+            pg.url
+        );
+        let mut child = spawn(loader(&ex, &["--source", &src, "--metrics-bind", &bind]));
+        eventually(
+            Duration::from_secs(60),
+            "the loader streaming",
+            async || {
+                status(&http, &bind)
+                    .await
+                    .is_some_and(|s| s["phase"] == "streaming")
+            },
+        )
+        .await;
+        sql(&mut db, change).await;
+        eventually(Duration::from_secs(30), "the loader to halt", async || {
+            status(&http, &bind)
+                .await
+                .is_some_and(|s| s["phase"] == "halted")
+        })
+        .await;
+        let health = http
+            .get(format!("http://{bind}/healthz"))
+            .send()
+            .await
+            .expect("healthz");
+        assert_eq!(health.status(), 503);
+        let body: Json = health.json().await.expect("JSON");
+        assert!(
+            body["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(message),
+            "{body}"
+        );
+        child.kill().await.expect("stop");
+    }
+    let rows = host(&ex).await.rows("dropping");
+    assert_eq!(rows.len(), 1, "the row after the drop is not applied");
+}
