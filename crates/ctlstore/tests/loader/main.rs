@@ -6,5 +6,6 @@
 
 mod file;
 mod kafka;
+mod nats;
 mod postgres;
 mod support;

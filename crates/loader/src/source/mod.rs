@@ -4,6 +4,7 @@
 mod debezium_stream;
 mod file;
 mod kafka;
+mod nats;
 mod postgres;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub enum SourceSpec {
     File(Option<std::path::PathBuf>),
     Postgres(PostgresSpec),
     Kafka(ctlstore_source_kafka::KafkaUrl),
+    Nats(ctlstore_source_nats::NatsUrl),
 }
 
 impl SourceSpec {
@@ -46,6 +48,12 @@ impl SourceSpec {
                 .map(SourceSpec::Kafka)
                 .map_err(|e: ctlstore_source_kafka::KafkaError| e.to_string());
         }
+        if text.starts_with("nats://") {
+            return text
+                .parse()
+                .map(SourceSpec::Nats)
+                .map_err(|e: ctlstore_source_nats::NatsError| e.to_string());
+        }
         Err(format!(
             "'{text}' is not a source: use postgres://…?publication=P&slot=S, kafka://host:port/TOPIC?group=G, nats://host:port/STREAM?subject=S&durable=D, file:PATH or -"
         ))
@@ -57,6 +65,7 @@ impl SourceSpec {
             SourceSpec::File(_) => "file",
             SourceSpec::Postgres(_) => "postgres",
             SourceSpec::Kafka(_) => "kafka",
+            SourceSpec::Nats(_) => "nats",
         }
     }
 }
@@ -75,6 +84,7 @@ pub enum Source {
     File(Box<file::FileSource>),
     Postgres(Box<postgres::PostgresSource>),
     Kafka(Box<kafka::KafkaSource>),
+    Nats(Box<nats::NatsSource>),
 }
 
 impl Source {
@@ -87,6 +97,9 @@ impl Source {
         match spec {
             SourceSpec::File(path) => Ok(Source::File(Box::new(
                 file::FileSource::open(path.as_deref(), position).await?,
+            ))),
+            SourceSpec::Nats(url) => Ok(Source::Nats(Box::new(
+                nats::NatsSource::open(url, position).await?,
             ))),
             SourceSpec::Kafka(url) => Ok(Source::Kafka(Box::new(
                 kafka::KafkaSource::open(url, position).await?,
@@ -103,6 +116,7 @@ impl Source {
             Source::File(s) => s.next(wait).await,
             Source::Postgres(s) => s.next(wait).await,
             Source::Kafka(s) => s.next(wait).await,
+            Source::Nats(s) => s.next(wait).await,
         }
     }
 
@@ -111,6 +125,7 @@ impl Source {
     pub async fn applied(&mut self, position: &Position, idle: bool) -> Result<(), LoaderError> {
         match self {
             Source::File(_) | Source::Kafka(_) => {}
+            Source::Nats(s) => s.applied(position).await?,
             Source::Postgres(s) => s.applied(position, idle),
         }
         Ok(())
