@@ -345,3 +345,42 @@ async fn lost_answers_neither_lose_nor_repeat_a_batch() {
     }
     assert_eq!(batches.len(), 60, "300 rows in batches of 5");
 }
+
+/// The writer's rate limit (429) makes the loader wait and retry; every row still arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_waited_out() {
+    let db = ctlstore_testkit::TestDb::create(ctlstore_testkit::Backend::Sqlite).await;
+    let ex = ctlstore_testkit::TestExecutive::start_with(&db.url, |c| {
+        c.writer_limit = 100;
+        c.writer_limit_period = Duration::from_secs(1);
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("events.jsonl");
+    let lines: Vec<String> = (0..250)
+        .map(|i| json!({"key": {"id": i}, "value": {"after": {"id": i, "v": format!("row-{i:04}")}, "op": "c", "source": {"table": "limited"}}}).to_string())
+        .collect();
+    write_lines(&file, &lines, false);
+    let source = format!("file:{}", file.display());
+    let stderr = run_to_end(
+        loader(&ex, &["--source", &source, "--metrics-bind", ""]),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        stderr.contains("retrying"),
+        "the loader met the rate limit: {stderr}"
+    );
+    let statements: Vec<String> = batches(&ex).await.into_iter().flatten().collect();
+    assert_eq!(statements.len(), 250);
+    for i in 0..250 {
+        assert_eq!(
+            statements
+                .iter()
+                .filter(|s| s.contains(&format!("'row-{i:04}'")))
+                .count(),
+            1,
+            "row {i}"
+        );
+    }
+}
