@@ -55,6 +55,12 @@ pub fn run(command: &Command, config_file: Option<&std::path::Path>) -> anyhow::
         Command::Heartbeat(args) => {
             args.config()?;
         }
+        Command::Materialize(args) => {
+            args.config()?;
+        }
+        Command::Store(args) => {
+            args.config()?;
+        }
         Command::Loader(args) => {
             args.config(config_file)?;
         }

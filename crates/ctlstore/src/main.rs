@@ -61,6 +61,10 @@ enum Command {
     /// Load changes from PostgreSQL, Kafka, NATS JetStream or a file into ctlstore, exactly
     /// once (docs/loader.md).
     Loader(Box<flags::LoaderArgs>),
+    /// Keep a directory equal to a table's rows: one file per row (docs/files.md).
+    Materialize(Box<flags::MaterializeArgs>),
+    /// Upload a local directory as rows, one per file (docs/files.md).
+    Store(Box<flags::StoreArgs>),
     /// Everything on one machine: executive (embedded SQLite ctldb), reflector, sidecar,
     /// supervisor and heartbeat. For a laptop, a demo or a single host. Short name: `up`.
     #[command(visible_alias = "up")]
@@ -158,6 +162,43 @@ fn main() -> anyhow::Result<()> {
             args.common.ignored.log();
             let config = args.config(cli.config.as_deref())?;
             runtime.block_on(ctlstore_loader::run(config, services::shutdown_signal()))?;
+        }
+        Command::Materialize(args) => {
+            services::init_tracing(false);
+            let (options, source) = args.config()?;
+            if args.once {
+                let rows = runtime.block_on(source.rows(&options))?;
+                let outcome =
+                    ctlstore_files::materialize::reconcile(&options.dir, &rows, options.mode)?;
+                println!(
+                    "{}",
+                    serde_json::json!({"written": outcome.written, "removed": outcome.removed, "unchanged": outcome.unchanged, "refused": outcome.refused})
+                );
+            } else {
+                runtime.block_on(ctlstore_files::materialize::run(
+                    &options,
+                    &source,
+                    args.poll_interval.0,
+                    services::shutdown_signal(),
+                    |_| {},
+                ))?;
+            }
+        }
+        Command::Store(args) => {
+            services::init_tracing(false);
+            let (url, token, writer, secret, options) = args.config()?;
+            let client = ctlstore_client::Client::new(&url)?.with_admin_token(token);
+            let writer = ctlstore_client::WriterCredentials::new(writer, secret);
+            let stored = runtime.block_on(async {
+                client.register_writer(&writer).await?;
+                Ok::<_, anyhow::Error>(
+                    ctlstore_files::store::store(&client, &writer, &options).await?,
+                )
+            })?;
+            println!(
+                "{}",
+                serde_json::json!({"upserted": stored.upserted, "deleted": stored.deleted})
+            );
         }
         Command::AllInOne(args) => {
             services::init_tracing(args.common.debug);

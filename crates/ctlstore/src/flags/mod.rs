@@ -6,6 +6,7 @@
 
 mod all_in_one;
 mod executive;
+mod files;
 mod heartbeat;
 mod ldb_read_key;
 mod loader;
@@ -19,6 +20,7 @@ use clap::Args;
 
 pub use all_in_one::AllInOneArgs;
 pub use executive::ExecutiveArgs;
+pub use files::{MaterializeArgs, StoreArgs};
 pub use heartbeat::HeartbeatArgs;
 pub use ldb_read_key::LdbReadKeyArgs;
 pub use loader::LoaderArgs;
