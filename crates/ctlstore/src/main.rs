@@ -174,6 +174,14 @@ fn main() -> anyhow::Result<()> {
                     "{}",
                     serde_json::json!({"written": outcome.written, "removed": outcome.removed, "unchanged": outcome.unchanged, "refused": outcome.refused})
                 );
+            } else if let Some(triggers) = &args.triggers_dir {
+                runtime.block_on(ctlstore_files::materialize::run_with_triggers(
+                    &options,
+                    &source,
+                    args.poll_interval.0,
+                    triggers,
+                    services::shutdown_signal(),
+                ))?;
             } else {
                 runtime.block_on(ctlstore_files::materialize::run(
                     &options,

@@ -168,6 +168,17 @@ async fn store_then_materialize_and_follow_random_changes() {
 
     // Long-running: random upserts and deletes, the LDB replaced each round; the directory
     // follows.
+    // A trigger on the materialized tree's d1/ directory.
+    let triggers = tmp.path().join("triggers");
+    std::fs::create_dir(&triggers).expect("mkdir");
+    let trigger_log = tmp.path().join("trigger.log");
+    std::fs::write(
+        triggers.join("d1"),
+        json!({"path": "cfg/files/d1", "command": format!("cat >> {}", trigger_log.display())})
+            .to_string(),
+    )
+    .expect("write the trigger");
+    let triggers_text = triggers.to_string_lossy().into_owned();
     let mut follow = ctlstore(&[
         "materialize",
         "cfg.files",
@@ -181,12 +192,16 @@ async fn store_then_materialize_and_follow_random_changes() {
         ldb_text.as_str(),
         "--poll-interval",
         "50ms",
+        "--triggers-dir",
+        triggers_text.as_str(),
     ]);
     follow.stderr(Stdio::null());
     let mut child = follow.spawn().expect("start materialize");
     let mut rng = Lcg(42);
     let mut expected: BTreeMap<String, Vec<u8>> = tree(&local);
+    let mut touched_d1: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for round in 0..8 {
+        let before_round = expected.clone();
         let mut batch = Vec::new();
         for _ in 0..10 {
             let path = format!("d{}/f{}.txt", rng.below(3), rng.below(6));
@@ -212,7 +227,38 @@ async fn store_then_materialize_and_follow_random_changes() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        for path in before_round.keys().chain(expected.keys()) {
+            if path.starts_with("d1/") && before_round.get(path) != expected.get(path) {
+                touched_d1.insert(path.clone());
+            }
+        }
     }
+    // The trigger saw every changed file under d1/, and nothing else.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(&trigger_log).unwrap_or_default();
+        let seen: std::collections::BTreeSet<String> = log
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+                assert_eq!(v["key"][0], "d1", "{l}");
+                format!(
+                    "{}/{}",
+                    v["key"][0].as_str().unwrap_or_default(),
+                    v["key"][1].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        if touched_d1.iter().all(|p| seen.contains(p)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "trigger saw {seen:?}, changed {touched_d1:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!touched_d1.is_empty());
     child.kill().await.expect("stop");
 
     // Through a sidecar over the same LDB.

@@ -43,13 +43,15 @@ pub enum RowSource {
 }
 
 /// One reconcile's counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub written: usize,
     pub removed: usize,
     pub unchanged: usize,
     /// Rows whose path was refused (logged each time).
     pub refused: usize,
+    /// Paths (relative to the directory, `/`-separated) written or removed.
+    pub changed_paths: Vec<String>,
 }
 
 impl Outcome {
@@ -209,7 +211,10 @@ pub fn reconcile(dir: &Path, rows: &[FileRow], mode: u32) -> Result<Outcome, Fil
     let mut kept = BTreeSet::new();
     for (rel, content) in &desired {
         match write_file(dir, rel, content, mode)? {
-            Some(true) => outcome.written += 1,
+            Some(true) => {
+                outcome.written += 1;
+                outcome.changed_paths.push(slash_path(rel));
+            }
             Some(false) => outcome.unchanged += 1,
             None => {
                 outcome.refused += 1;
@@ -218,7 +223,10 @@ pub fn reconcile(dir: &Path, rows: &[FileRow], mode: u32) -> Result<Outcome, Fil
         }
         kept.insert(dir.join(rel));
     }
-    outcome.removed = remove_others(dir, dir, &kept)?;
+    let mut removed = Vec::new();
+    remove_others(dir, dir, &kept, &mut removed)?;
+    outcome.removed = removed.len();
+    outcome.changed_paths.extend(removed);
     Ok(outcome)
 }
 
@@ -283,15 +291,19 @@ fn write_file(
 }
 
 /// Removes every file under `at` that is not in `kept`, and directories left empty.
-fn remove_others(root: &Path, at: &Path, kept: &BTreeSet<PathBuf>) -> Result<usize, FilesError> {
-    let mut removed = 0;
+fn remove_others(
+    root: &Path,
+    at: &Path,
+    kept: &BTreeSet<PathBuf>,
+    removed: &mut Vec<String>,
+) -> Result<(), FilesError> {
     let entries = std::fs::read_dir(at).map_err(|e| FilesError::io(at, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| FilesError::io(at, e))?;
         let path = entry.path();
         let kind = entry.file_type().map_err(|e| FilesError::io(&path, e))?;
         if kind.is_dir() {
-            removed += remove_others(root, &path, kept)?;
+            remove_others(root, &path, kept, removed)?;
             if std::fs::read_dir(&path)
                 .map(|mut d| d.next().is_none())
                 .unwrap_or(false)
@@ -300,11 +312,19 @@ fn remove_others(root: &Path, at: &Path, kept: &BTreeSet<PathBuf>) -> Result<usi
             }
         } else if !kept.contains(&path) {
             std::fs::remove_file(&path).map_err(|e| FilesError::io(&path, e))?;
-            removed += 1;
+            if let Ok(rel) = path.strip_prefix(root) {
+                removed.push(slash_path(rel));
+            }
         }
     }
-    let _ = root;
-    Ok(removed)
+    Ok(())
+}
+
+fn slash_path(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Reconciles at start and whenever the rows may have changed (the LDB's sequence moved, or
@@ -343,6 +363,79 @@ pub async fn run(
     }
 }
 
+/// [`run`], with the triggers in `triggers_dir` (ctlstore-triggers' format) run for the files
+/// each reconcile writes or removes: a trigger's path is `family/table/<directory prefix>`, the
+/// file's path split on `/` standing for the key. Their state is kept in `<triggers_dir>.state`;
+/// sequences are the reconcile's time in milliseconds, so they grow across restarts.
+pub async fn run_with_triggers(
+    options: &Options,
+    source: &RowSource,
+    poll: Duration,
+    triggers_dir: &Path,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), FilesError> {
+    let triggers = ctlstore_triggers::load_dir(triggers_dir)
+        .map_err(|e| FilesError::Invalid(e.to_string()))?;
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    };
+    let state_path = PathBuf::from(format!("{}.state", triggers_dir.display()));
+    let trigger_options = ctlstore_triggers::Options {
+        state_path,
+        head: now_ms(),
+        max_backoff: Duration::from_secs(60),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn(ctlstore_triggers::run(
+        triggers,
+        trigger_options,
+        rx,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let mut last = 0;
+    let outcome = run(options, source, poll, shutdown, |outcome| {
+        // Strictly increasing, even for two reconciles in one millisecond.
+        last = now_ms().max(last + 1);
+        let changes = outcome
+            .changed_paths
+            .iter()
+            .map(|path| ctlstore_triggers::ChangedKey {
+                family: options.family.clone(),
+                table: options.table.clone(),
+                key: path
+                    .split('/')
+                    .map(|p| serde_json::Value::String(p.to_string()))
+                    .collect(),
+                op: if options.dir.join(path).exists() {
+                    "upsert"
+                } else {
+                    "delete"
+                }
+                .to_string(),
+            })
+            .collect();
+        if tx
+            .try_send(ctlstore_triggers::Event::Batch(ctlstore_triggers::Batch {
+                seq: last,
+                changes,
+            }))
+            .is_err()
+        {
+            tracing::warn!("triggers are behind; this change will be covered by their next run");
+        }
+    })
+    .await;
+    let _ = stop_tx.send(());
+    let _ = runner.await;
+    outcome
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,14 +465,10 @@ mod tests {
         )
         .expect("reconcile");
         assert_eq!(
-            first,
-            Outcome {
-                written: 2,
-                removed: 0,
-                unchanged: 0,
-                refused: 2
-            }
+            (first.written, first.removed, first.unchanged, first.refused),
+            (2, 0, 0, 2)
         );
+        assert_eq!(first.changed_paths, ["a.txt", "sub/b.txt"]);
         assert_eq!(
             std::fs::read_to_string(dir.join("sub/b.txt")).expect("read"),
             "B"
@@ -405,6 +494,11 @@ mod tests {
         )
         .expect("reconcile");
         assert_eq!(second.written, 1);
+        assert!(
+            second.changed_paths.contains(&"sub/b.txt".to_string()),
+            "{:?}",
+            second.changed_paths
+        );
         assert_eq!(second.refused, 1);
         assert_eq!(
             std::fs::read_to_string(&outside).expect("read"),
@@ -418,13 +512,9 @@ mod tests {
         assert!(tmp.path().exists());
         let third = reconcile(&dir, &[row("a.txt", "A2")], 0o600).expect("reconcile");
         assert_eq!(
-            third,
-            Outcome {
-                written: 0,
-                removed: 0,
-                unchanged: 1,
-                refused: 0
-            }
+            (third.written, third.removed, third.unchanged, third.refused),
+            (0, 0, 1, 0)
         );
+        assert!(third.changed_paths.is_empty());
     }
 }

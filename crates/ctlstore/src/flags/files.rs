@@ -50,6 +50,10 @@ pub struct MaterializeArgs {
     /// Reconcile once and exit.
     #[arg(long)]
     pub once: bool,
+    /// Run these triggers (docs/triggers.md) for the files each reconcile writes or removes;
+    /// a trigger's path is family/table/<directory prefix>.
+    #[arg(long, conflicts_with = "once")]
+    pub triggers_dir: Option<PathBuf>,
 }
 
 impl MaterializeArgs {
