@@ -3,18 +3,24 @@
 //! used (`group` only names the consumer in logs): the cookie is the truth.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ctlstore_source_kafka::{KafkaConsumer, KafkaError, KafkaUrl, TopicPartition};
 
 use super::{DebeziumStream, Next};
 use crate::error::LoaderError;
 use crate::position::{Mark, Position};
+use crate::status::Status;
 
 pub struct KafkaSource {
     consumer: KafkaConsumer,
     stream: DebeziumStream,
+    status: Status,
+    backlog_checked: Option<Instant>,
 }
+
+/// How often the brokers are asked how far behind the loader is.
+const BACKLOG_EVERY: Duration = Duration::from_secs(2);
 
 pub fn kafka_error(e: KafkaError) -> LoaderError {
     if e.is_transient() {
@@ -28,6 +34,7 @@ impl KafkaSource {
     pub async fn open(
         url: &KafkaUrl,
         position: Option<&Position>,
+        status: &Status,
     ) -> Result<KafkaSource, LoaderError> {
         let mut consumer = KafkaConsumer::connect(url).await.map_err(kafka_error)?;
         if let Some(Position::Kafka(next)) = position {
@@ -53,6 +60,8 @@ impl KafkaSource {
         Ok(KafkaSource {
             consumer,
             stream: DebeziumStream::default(),
+            status: status.clone(),
+            backlog_checked: None,
         })
     }
 
@@ -60,6 +69,22 @@ impl KafkaSource {
         loop {
             if let Some(item) = self.stream.pop() {
                 return Ok(Next::Item(item));
+            }
+            if self
+                .backlog_checked
+                .is_none_or(|t| t.elapsed() >= BACKLOG_EVERY)
+            {
+                self.backlog_checked = Some(Instant::now());
+                // Messages in Kafka not yet read, plus those read and not yet applied.
+                if let Ok(high) = self.consumer.high_watermarks().await {
+                    let positions = self.consumer.positions();
+                    let unread: i64 = high
+                        .iter()
+                        .map(|(tp, hw)| (hw - positions.get(tp).copied().unwrap_or(0)).max(0))
+                        .sum();
+                    self.status
+                        .backlog(unread as u64 + self.stream.pending() as u64);
+                }
             }
             let messages = self.consumer.poll(wait).await.map_err(kafka_error)?;
             if messages.is_empty() {

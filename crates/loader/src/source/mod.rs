@@ -99,10 +99,10 @@ impl Source {
                 file::FileSource::open(path.as_deref(), position).await?,
             ))),
             SourceSpec::Nats(url) => Ok(Source::Nats(Box::new(
-                nats::NatsSource::open(url, position).await?,
+                nats::NatsSource::open(url, position, status).await?,
             ))),
             SourceSpec::Kafka(url) => Ok(Source::Kafka(Box::new(
-                kafka::KafkaSource::open(url, position).await?,
+                kafka::KafkaSource::open(url, position, status).await?,
             ))),
             SourceSpec::Postgres(spec) => Ok(Source::Postgres(Box::new(
                 postgres::PostgresSource::open(spec, position, status).await?,

@@ -2,13 +2,14 @@
 //! stream (Debezium Server's NATS JetStream sink). The position is the stream sequence (in the
 //! cookie); the consumer is created at it on every start, and its acknowledgements are hints.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ctlstore_source_nats::{JetStreamConsumer, NatsError, NatsUrl};
 
 use super::{DebeziumStream, Next};
 use crate::error::LoaderError;
 use crate::position::{Mark, Position};
+use crate::status::Status;
 
 /// Messages asked for per pull.
 const PULL: usize = 500;
@@ -16,7 +17,14 @@ const PULL: usize = 500;
 pub struct NatsSource {
     consumer: JetStreamConsumer,
     stream: DebeziumStream,
+    status: Status,
+    /// The newest stream sequence read.
+    read: u64,
+    backlog_checked: Option<Instant>,
 }
+
+/// How often the server is asked how far behind the loader is.
+const BACKLOG_EVERY: Duration = Duration::from_secs(2);
 
 fn nats_error(e: NatsError) -> LoaderError {
     if e.is_transient() {
@@ -30,6 +38,7 @@ impl NatsSource {
     pub async fn open(
         url: &NatsUrl,
         position: Option<&Position>,
+        status: &Status,
     ) -> Result<NatsSource, LoaderError> {
         let after = match position {
             Some(Position::Nats(seq)) => *seq,
@@ -42,6 +51,9 @@ impl NatsSource {
         Ok(NatsSource {
             consumer,
             stream: DebeziumStream::default(),
+            status: status.clone(),
+            read: after,
+            backlog_checked: None,
         })
     }
 
@@ -49,6 +61,16 @@ impl NatsSource {
         loop {
             if let Some(item) = self.stream.pop() {
                 return Ok(Next::Item(item));
+            }
+            if self
+                .backlog_checked
+                .is_none_or(|t| t.elapsed() >= BACKLOG_EVERY)
+            {
+                self.backlog_checked = Some(Instant::now());
+                if let Ok((_, last)) = self.consumer.stream_bounds().await {
+                    self.status
+                        .backlog(last.saturating_sub(self.read) + self.stream.pending() as u64);
+                }
             }
             let messages = self.consumer.poll(PULL, wait).await.map_err(nats_error)?;
             if messages.is_empty() {
@@ -59,6 +81,7 @@ impl NatsSource {
                 continue;
             }
             for m in messages {
+                self.read = self.read.max(m.stream_seq);
                 let mark = Mark::Nats { seq: m.stream_seq };
                 if m.payload.is_empty() {
                     continue;
