@@ -1,7 +1,10 @@
-//! Reader latency on a 1M-row table, one thread: p50/p99 per `get_row_by_key` and reads/s.
+//! Reader latency on a 1M-row table, one thread: p50/p99 per `get_row_by_key` and reads/s,
+//! uncached and through the row cache (`Reader::builder(..).cache_rows(..)`, hot keys), beside
+//! raw rusqlite; and what each candidate change counter for the cache costs per check.
 //! Prints figures; asserts nothing.
 //!
 //!     cargo bench -p ctlstore-reader --bench reads          # BENCH_ROWS=1000000 BENCH_READS=1000000
+//!     BENCH_HOT_KEYS=10000 (keys the cached runs cycle through; all fit in the cache)
 
 use std::time::{Duration, Instant};
 
@@ -130,4 +133,104 @@ fn main() {
         }
         report(label, times, started.elapsed());
     }
+    cached_reads(&path, &keys, reads);
+    change_counters(&path, &raw);
+}
+
+/// The row cache on hot keys: every key fits, so after the first pass each read is a hit.
+fn cached_reads(path: &std::path::Path, keys: &[[Key; 2]], reads: usize) {
+    let hot = env_or("BENCH_HOT_KEYS", 10_000).min(keys.len()).max(1);
+    let keys = &keys[..hot];
+    let reader = Reader::builder(path)
+        .cache_rows(hot * 2)
+        .max_extra_staleness(ctlstore_reader::DEFAULT_MAX_EXTRA_STALENESS)
+        .build()
+        .expect("open with a cache");
+    for k in keys {
+        let _: Option<Flag> = reader.get_row_by_key("bench", "flags", k).expect("read");
+    }
+    for (label, typed) in [
+        ("cached get_row_by_key::<struct>", true),
+        ("cached get_row (column map)", false),
+    ] {
+        let mut times = Vec::with_capacity(reads);
+        let started = Instant::now();
+        for i in 0..reads {
+            let k = &keys[i % keys.len()];
+            let t = Instant::now();
+            let found = if typed {
+                reader
+                    .get_row_by_key::<Flag>("bench", "flags", k)
+                    .expect("read")
+                    .is_some()
+            } else {
+                reader.get_row("bench", "flags", k).expect("read").is_some()
+            };
+            times.push(t.elapsed());
+            assert!(found);
+        }
+        report(label, times, started.elapsed());
+    }
+    // Throughput without the two clock reads per read that the latency loop adds.
+    let started = Instant::now();
+    let mut found = 0usize;
+    for i in 0..reads {
+        let k = &keys[i % keys.len()];
+        found += usize::from(
+            reader
+                .get_row_by_key::<Flag>("bench", "flags", k)
+                .expect("read")
+                .is_some(),
+        );
+    }
+    let took = started.elapsed();
+    assert_eq!(found, reads);
+    println!(
+        "{:<34} {:>8.0} reads/s (1 thread, {reads} reads, no per-read clock)",
+        "cached typed, throughput",
+        reads as f64 / took.as_secs_f64()
+    );
+    if let Some(stats) = reader.cache_stats() {
+        println!("cache after the runs: {stats:?} ({hot} hot keys)");
+    }
+}
+
+/// The cost of one check of each change signal the cache could validate against
+/// (docs/decisions/0009-reader-cache.md).
+fn change_counters(path: &std::path::Path, raw: &rusqlite::Connection) {
+    const CHECKS: u32 = 100_000;
+    let time = |label: &str, check: &mut dyn FnMut() -> i64| {
+        let started = Instant::now();
+        let mut sum = 0i64;
+        for _ in 0..CHECKS {
+            sum = sum.wrapping_add(check());
+        }
+        let each = started.elapsed() / CHECKS;
+        println!(
+            "{label:<34} {:>6.2} µs per check (sum {sum})",
+            each.as_secs_f64() * 1e6
+        );
+    };
+    time("change counter: PRAGMA data_version", &mut || {
+        raw.prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .expect("data_version")
+    });
+    time("change counter: _ldb_seq row", &mut || {
+        raw.prepare_cached("SELECT seq FROM _ldb_seq WHERE id = 1")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .expect("_ldb_seq")
+    });
+    time("change counter: stat (dev, inode)", &mut || {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).expect("stat");
+        (m.dev() ^ m.ino()) as i64
+    });
+    time("change counter: stat (mtime)", &mut || {
+        let m = std::fs::metadata(path).expect("stat");
+        m.modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.subsec_nanos() as i64)
+    });
 }

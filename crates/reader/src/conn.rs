@@ -104,6 +104,23 @@ impl Conn {
         result
     }
 
+    /// The row at the full key `key`, copied out of SQLite for the row cache.
+    pub fn get_cached_row(
+        &mut self,
+        family: &str,
+        table: &str,
+        key: &[Key],
+    ) -> Result<Option<crate::cache::CachedRow>, ReaderError> {
+        self.query(
+            family,
+            table,
+            key,
+            true,
+            crate::cache::CachedRow::from_sqlite,
+        )
+        .map(|rows| rows.into_iter().next())
+    }
+
     pub fn last_update(&mut self) -> Result<Option<String>, ReaderError> {
         match ctlstore_ldb_layout::read_last_update(&self.conn) {
             Ok(t) => Ok(t),

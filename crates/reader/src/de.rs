@@ -7,7 +7,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use crate::ReaderError;
 
 #[derive(Debug)]
-pub(crate) struct DeError(String);
+pub(crate) struct DeError(pub(crate) String);
 
 impl std::fmt::Display for DeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,8 +85,8 @@ impl<'de> MapAccess<'de> for RowMap<'_, '_> {
     }
 }
 
-/// One column value.
-struct ValueDe<'a>(ValueRef<'a>);
+/// One column value (also used by the row cache, so cached rows decode by the same rules).
+pub(crate) struct ValueDe<'a>(pub(crate) ValueRef<'a>);
 
 impl<'de> de::Deserializer<'de> for ValueDe<'_> {
     type Error = DeError;

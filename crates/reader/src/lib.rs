@@ -22,9 +22,15 @@
 //! complete file over it after the old file's writer has checkpointed its WAL (TRUNCATE) and
 //! closed: a WAL left beside the path would otherwise be replayed onto the new file.
 //!
+//! Row cache (opt-in): `Reader::builder(path).cache_rows(n).build()` keeps point reads of hot
+//! keys in memory (~0.2 µs a hit instead of ~5 µs), at most `max_extra_staleness` (1 ms by
+//! default) staler than the LDB itself, across a replaced file too; see [`ReaderBuilder`].
+//!
 //! Architecture invariant: no async runtime, no HTTP, no sqlx in this crate's dependency tree
 //! (checked by `.ci/run`); an application gets rusqlite and serde, nothing heavier.
 
+mod builder;
+mod cache;
 mod conn;
 mod de;
 pub mod json;
@@ -38,6 +44,8 @@ mod value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+pub use builder::{DEFAULT_MAX_EXTRA_STALENESS, ReaderBuilder};
+pub use cache::CacheStats;
 pub use ctlstore_ldb_layout::DEFAULT_LDB_PATH;
 pub use ctlstore_schema::Value;
 /// The name rules a read is checked against ([`ReaderError::Name`] carries them), for callers
@@ -123,6 +131,8 @@ pub enum ReaderError {
 /// ```
 pub struct Reader {
     pool: Pool,
+    /// The opt-in row cache ([`Reader::builder`]); `None` for [`Reader::open`].
+    cache: Option<cache::RowCache>,
 }
 
 impl Reader {
@@ -135,6 +145,7 @@ impl Reader {
     pub fn open(path: impl AsRef<Path>) -> Result<Reader, ReaderError> {
         Ok(Reader {
             pool: Pool::open(path.as_ref())?,
+            cache: None,
         })
     }
 
@@ -179,6 +190,15 @@ impl Reader {
         table: &str,
         key: &[Key],
     ) -> Result<Option<T>, ReaderError> {
+        if let Some(cache) = &self.cache {
+            return cache.get(
+                &self.pool,
+                family,
+                table,
+                key,
+                cache::CachedRow::deserialize,
+            );
+        }
         self.pool.with(|c| {
             c.get_row(family, table, key, true)
                 .map(|rows| rows.into_iter().next())
@@ -201,6 +221,9 @@ impl Reader {
         table: &str,
         key: &[Key],
     ) -> Result<Option<Row>, ReaderError> {
+        if let Some(cache) = &self.cache {
+            return cache.get(&self.pool, family, table, key, |row| Ok(row.to_row()));
+        }
         self.pool.with(|c| {
             c.get_row_values(family, table, key, true)
                 .map(|rows| rows.into_iter().next())

@@ -19,9 +19,9 @@ const MAX_IDLE: usize = 32;
 
 /// A file's identity: a replacement (rename over the path) changes it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct FileId(u64, u64);
+pub(crate) struct FileId(u64, u64);
 
-fn file_id(path: &Path) -> Option<FileId> {
+pub(crate) fn file_id(path: &Path) -> Option<FileId> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -102,7 +102,7 @@ impl Pool {
     }
 
     /// Looks at the file: if it was replaced, every connection opened before is retired.
-    fn check_file(&self) {
+    pub(crate) fn check_file(&self) {
         let now = file_id(&self.path);
         if let Ok(mut known) = self.identity.lock()
             && now.is_some()
