@@ -74,6 +74,8 @@ pub struct PostgresSource {
     /// Held open (and idle) while the copy reads its snapshot.
     client: Option<ReplicationClient>,
     copy: Option<mpsc::Receiver<Result<Item, LoaderError>>>,
+    /// The copy's last item (its end) was handed on.
+    copy_finished: bool,
     stream: Option<ReplicationStream>,
     status: Status,
     shapes: HashMap<u32, Arc<TableShape>>,
@@ -153,6 +155,7 @@ impl PostgresSource {
             config,
             client: None,
             copy: None,
+            copy_finished: false,
             stream: None,
             status: status.clone(),
             shapes: HashMap::new(),
@@ -204,8 +207,16 @@ impl PostgresSource {
             if let Some(copy) = &mut self.copy {
                 match tokio::time::timeout_at(deadline, copy.recv()).await {
                     Err(_) => return Ok(Next::Idle),
-                    Ok(Some(Ok(item))) => return Ok(Next::Item(item)),
+                    Ok(Some(Ok(item))) => {
+                        self.copy_finished |= matches!(item.change, Change::CopyFinished { .. });
+                        return Ok(Next::Item(item));
+                    }
                     Ok(Some(Err(e))) => return Err(e),
+                    Ok(None) if !self.copy_finished => {
+                        // The copy task died without saying why: streaming now would record
+                        // the copy as done. Start again.
+                        return Err(LoaderError::Source("the initial copy stopped early".into()));
+                    }
                     Ok(None) => {
                         // The copy is done (its last item was the end of the copy): stream.
                         self.copy = None;
