@@ -55,6 +55,7 @@ pub fn run(command: &Command, config_file: Option<&std::path::Path>) -> anyhow::
         Command::Heartbeat(args) => {
             args.config()?;
         }
+        Command::Watch(_) | Command::Triggers(_) => {}
         Command::Materialize(args) => {
             args.config()?;
         }

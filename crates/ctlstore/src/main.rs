@@ -6,6 +6,7 @@
 mod all_in_one;
 mod check_args;
 mod config_file;
+mod feed_commands;
 mod flags;
 mod goflags;
 mod nested;
@@ -61,6 +62,10 @@ enum Command {
     /// Load changes from PostgreSQL, Kafka, NATS JetStream or a file into ctlstore, exactly
     /// once (docs/loader.md).
     Loader(Box<flags::LoaderArgs>),
+    /// Print this host's changes to a table as JSON lines, from the LDB's change feed.
+    Watch(feed_commands::WatchArgs),
+    /// Run commands when rows change (replds-style triggers directory).
+    Triggers(feed_commands::TriggersArgs),
     /// Keep a directory equal to a table's rows: one file per row (docs/files.md).
     Materialize(Box<flags::MaterializeArgs>),
     /// Upload a local directory as rows, one per file (docs/files.md).
@@ -162,6 +167,14 @@ fn main() -> anyhow::Result<()> {
             args.common.ignored.log();
             let config = args.config(cli.config.as_deref())?;
             runtime.block_on(ctlstore_loader::run(config, services::shutdown_signal()))?;
+        }
+        Command::Watch(args) => {
+            services::init_tracing(false);
+            feed_commands::watch(&args)?;
+        }
+        Command::Triggers(args) => {
+            services::init_tracing(false);
+            runtime.block_on(feed_commands::triggers(&args, services::shutdown_signal()))?;
         }
         Command::Materialize(args) => {
             services::init_tracing(false);

@@ -67,6 +67,9 @@ impl Ldb {
                     });
                 }
                 self.track(entry)?;
+                if let Some(changes) = self.changes.as_mut() {
+                    changes.write_feed(&self.conn, entry.seq)?;
+                }
                 // Durable point of a batch: its rows, _ldb_seq and _ldb_last_update together.
                 self.conn.execute_batch("COMMIT")?;
                 self.open_batch = None;
@@ -92,6 +95,9 @@ impl Ldb {
                     }
                 }
                 if own_transaction {
+                    if let Some(changes) = self.changes.as_mut() {
+                        changes.write_feed(&self.conn, entry.seq)?;
+                    }
                     self.conn.execute_batch("COMMIT")?;
                     self.committed = entry.seq;
                 } else {
@@ -141,8 +147,8 @@ impl Ldb {
 
     /// Rolls back the open batch, if any, and what the change triggers captured for it.
     pub(crate) fn abandon_batch(&mut self) {
-        if let Some(changes) = &self.changes {
-            changes.discard(&self.conn);
+        if let Some(changes) = &mut self.changes {
+            changes.discard_batch(&self.conn);
         }
         if !self.conn.is_autocommit()
             && let Err(e) = self.conn.execute_batch("ROLLBACK")

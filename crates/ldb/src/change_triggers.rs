@@ -23,8 +23,11 @@ pub(crate) const TRIGGER_PREFIX: &str = "_ctlstore_changelog_";
 type KeyColumns = Vec<(String, String)>;
 
 pub(crate) struct ChangeTriggers {
-    log: Changelog,
-    keys: std::collections::HashMap<String, KeyColumns>,
+    /// ctlstore's changelog file, when configured.
+    log: Option<Changelog>,
+    /// The change feed, when enabled: captured keys are kept for the batch's feed lines.
+    pub(crate) feed: Option<crate::feed::Feed>,
+    pub(crate) keys: std::collections::HashMap<String, KeyColumns>,
 }
 
 fn quote(name: &str) -> String {
@@ -32,13 +35,18 @@ fn quote(name: &str) -> String {
 }
 
 impl ChangeTriggers {
-    pub fn install(conn: &Connection, log: Changelog) -> rusqlite::Result<ChangeTriggers> {
+    pub fn install(
+        conn: &Connection,
+        log: Option<Changelog>,
+        feed: Option<crate::feed::Feed>,
+    ) -> rusqlite::Result<ChangeTriggers> {
         conn.execute_batch(
             "PRAGMA recursive_triggers = ON;
              CREATE TEMP TABLE IF NOT EXISTS _ctlstore_changes (tbl TEXT NOT NULL, pos INTEGER NOT NULL, v);",
         )?;
         let mut triggers = ChangeTriggers {
             log,
+            feed,
             keys: Default::default(),
         };
         triggers.rebuild_triggers(conn)?;
@@ -109,6 +117,23 @@ impl ChangeTriggers {
         Ok(())
     }
 
+    /// Drops what was captured (the statement that made it rolled back) and the open batch's
+    /// feed lines.
+    pub fn discard_batch(&mut self, conn: &Connection) {
+        if let Some(feed) = &mut self.feed {
+            feed.pending.clear();
+        }
+        self.discard(conn);
+    }
+
+    /// Writes the open batch's feed lines (inside its transaction) as batch `seq`.
+    pub fn write_feed(&mut self, conn: &Connection, seq: i64) -> rusqlite::Result<()> {
+        match &mut self.feed {
+            Some(feed) => feed.write(conn, seq, &self.keys),
+            None => Ok(()),
+        }
+    }
+
     /// Drops what was captured (the statement that made it rolled back).
     pub fn discard(&self, conn: &Connection) {
         if let Err(e) = conn.execute_batch("DELETE FROM temp._ctlstore_changes") {
@@ -142,13 +167,19 @@ impl ChangeTriggers {
                 continue;
             };
             let end = (i + columns.len()).min(captured.len());
-            let key: Vec<(String, String, Json)> = columns
-                .iter()
-                .zip(&captured[i..end])
-                .map(|((n, t), (_, v))| (n.clone(), t.clone(), json_of(v)))
-                .collect();
-            if let Err(e) = self.log.record(family.as_str(), name.as_str(), &key) {
-                tracing::warn!(error = %e, "changelog write");
+            if let Some(feed) = &mut self.feed {
+                let values = captured[i..end].iter().map(|(_, v)| v.clone()).collect();
+                feed.pending.push((table.clone(), values));
+            }
+            if let Some(log) = &mut self.log {
+                let key: Vec<(String, String, Json)> = columns
+                    .iter()
+                    .zip(&captured[i..end])
+                    .map(|((n, t), (_, v))| (n.clone(), t.clone(), json_of(v)))
+                    .collect();
+                if let Err(e) = log.record(family.as_str(), name.as_str(), &key) {
+                    tracing::warn!(error = %e, "changelog write");
+                }
             }
             i = end;
         }

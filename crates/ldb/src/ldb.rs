@@ -70,11 +70,18 @@ impl Ldb {
         let sandbox = Sandbox::default();
         sandbox.install(&conn).map_err(open_err)?;
         let committed = ctlstore_ldb_layout::read_seq(&conn).map_err(open_err)?;
-        let changes = match &options.changelog {
-            Some((log, size)) => {
-                Some(ChangeTriggers::install(&conn, Changelog::new(log, *size)).map_err(open_err)?)
-            }
-            None => None,
+        let log = options
+            .changelog
+            .as_ref()
+            .map(|(log, size)| Changelog::new(log, *size));
+        let feed = match options.change_feed {
+            0 => None,
+            retain => Some(crate::feed::Feed::install(&conn, retain, committed).map_err(open_err)?),
+        };
+        let changes = if log.is_some() || feed.is_some() {
+            Some(ChangeTriggers::install(&conn, log, feed).map_err(open_err)?)
+        } else {
+            None
         };
         Ok(Ldb {
             conn,

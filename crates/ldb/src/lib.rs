@@ -16,7 +16,8 @@
 //! - `sandbox.rs`: ledger SQL runs under an authorizer that allows only DML and DDL on
 //!   `family___table` tables: a compromised ctldb cannot `ATTACH`, `PRAGMA`, create triggers or
 //!   views, or call functions (such as `load_extension`) on the hosts.
-//! - `change_triggers.rs` + `changelog.rs`: ctlstore's changelog of changed keys.
+//! - `change_triggers.rs` + `changelog.rs`: ctlstore's changelog of changed keys; `feed.rs`:
+//!   the change feed (each batch's changed rows, in the LDB, in the batch's transaction).
 //! - [`LdbOptions`] (`options.rs`) and [`LdbError`] (`error.rs`).
 //!
 //! Architecture invariant: synchronous (rusqlite); no async runtime. The reflector calls it from
@@ -26,6 +27,7 @@ mod apply;
 mod change_triggers;
 mod changelog;
 mod error;
+mod feed;
 mod ldb;
 mod lock;
 mod options;
@@ -37,6 +39,7 @@ pub use ctlstore_ldb_layout::{
     DEFAULT_LDB_PATH, LAST_UPDATE_TABLE, SEQ_TABLE, go_timestamp, lock_path, parse_timestamp,
 };
 pub use error::LdbError;
+pub use feed::{FEED_META_TABLE, FEED_TABLE};
 pub use ldb::{Ldb, wal_path};
 pub use lock::LdbLock;
 pub use options::{CheckpointMode, LdbOptions};

@@ -45,6 +45,9 @@ pub struct LdbOptions {
     pub wal_checkpoint_mode: CheckpointMode,
     /// Write ctlstore's changelog of row changes: path and rotation size in bytes.
     pub changelog: Option<(PathBuf, u64)>,
+    /// Keep a change feed of at least this many row changes in the LDB (0: off; see
+    /// `feed.rs`).
+    pub change_feed: u64,
 }
 
 impl Default for LdbOptions {
@@ -54,6 +57,7 @@ impl Default for LdbOptions {
             wal_checkpoint_threshold: 8 * 1024 * 1024,
             wal_checkpoint_mode: CheckpointMode::Passive,
             changelog: None,
+            change_feed: 0,
         }
     }
 }

@@ -33,6 +33,7 @@ mod builder;
 mod cache;
 mod conn;
 mod de;
+mod feed;
 pub mod json;
 mod key;
 mod layouts;
@@ -51,6 +52,7 @@ pub use ctlstore_schema::Value;
 /// The name rules a read is checked against ([`ReaderError::Name`] carries them), for callers
 /// that describe them (the sidecar's OpenAPI document) without depending on the schema crate.
 pub use ctlstore_schema::{NameError, NameKind};
+pub use feed::{Change, Changes, DEFAULT_FEED_POLL, FeedEvent};
 pub use key::Key;
 pub use layouts::{ROTATION_PERIODS, RotatingReader, VersionedReader};
 use pool::Pool;
@@ -118,6 +120,15 @@ pub enum ReaderError {
     Layout(String),
     #[error("LDB error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The LDB has no change feed: its reflector runs without `-change-feed`.
+    #[error("this LDB has no change feed: start its reflector with -change-feed N")]
+    FeedDisabled,
+    /// The feed does not hold the batches right after `after` (pruned, or before the feed
+    /// started, or before a snapshot); it continues from `since`.
+    #[error(
+        "the change feed no longer holds the changes after seq {after}: it starts after seq {since} (older ones were pruned, or came from a snapshot)"
+    )]
+    FeedNotRetained { after: i64, since: i64 },
 }
 
 /// A read-only handle on an LDB. See the crate docs.

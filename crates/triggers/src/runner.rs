@@ -161,6 +161,7 @@ fn dispatch(worker: &Worker, event: &Event) {
         Event::Reset { .. } => Vec::new(),
     };
     let reset = matches!(event, Event::Reset { .. });
+    tracing::debug!(trigger = %worker.trigger.name, seq, matched = matched.len(), "dispatched");
     if matched.is_empty() && !reset {
         // Nothing to run, but an idle worker records that it is handled this far.
         drop(p);

@@ -30,6 +30,10 @@ pub struct ReflectorArgs {
     /// Rotate the changelog at this many bytes (ctlstore's default: 1 MiB).
     #[arg(long, default_value_t = 1_048_576)]
     pub changelog_size: u64,
+    /// Keep a change feed of at least this many row changes in the LDB, for watches and
+    /// triggers (docs/watch.md); 0: off.
+    #[arg(long, default_value_t = 0)]
+    pub change_feed: u64,
     /// Snapshot to start from when the LDB does not exist yet (s3://, file://).
     #[arg(long, default_value = "")]
     pub bootstrap_url: String,
@@ -140,6 +144,7 @@ impl ReflectorArgs {
         if !self.changelog_path.is_empty() && self.changelog_size > 0 {
             config.ldb.changelog = Some((self.changelog_path.clone().into(), self.changelog_size));
         }
+        config.ldb.change_feed = self.change_feed;
         Ok(config)
     }
 
