@@ -51,6 +51,11 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SidecarError> {
+    // TCP_NODELAY: answers written in more than one segment must not wait for the client's
+    // delayed ACK (Nagle).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(reader, config))
         .with_graceful_shutdown(shutdown)
         .await?;
