@@ -24,8 +24,8 @@ pub struct WatchArgs {
     /// This host's LDB (its reflector runs with -change-feed N).
     #[arg(long, required_unless_present = "sidecar")]
     pub ldb: Option<PathBuf>,
-    /// Through a sidecar: not available yet (the sidecar has no /watch route in this version).
-    #[arg(long)]
+    /// Through a sidecar (`GET /watch/{family}/{table}`) instead of the LDB.
+    #[arg(long, conflicts_with = "ldb")]
     pub sidecar: Option<String>,
     /// Stop after this long without changes (default: never).
     #[arg(long)]
@@ -45,11 +45,10 @@ fn prefix_json(prefix: &[String]) -> Vec<Json> {
 
 /// Prints one JSON line per batch: `{"seq": N, "changes": [{family, table, op, key, row}]}`;
 /// a feed that no longer holds `--after` prints `{"error": ..., "since": S}` first.
-pub fn watch(args: &WatchArgs) -> anyhow::Result<()> {
+pub fn watch(args: &WatchArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let Some(ldb) = &args.ldb else {
-        anyhow::bail!(
-            "--sidecar: the sidecar's /watch route is not available in this version; use --ldb"
-        );
+        let url = args.sidecar.as_deref().unwrap_or_default();
+        return runtime.block_on(watch_sidecar(args, url));
     };
     let (family, table) = args
         .table
@@ -182,6 +181,69 @@ fn follow_feed(
         after = changes.position();
         if tx.is_closed() {
             return;
+        }
+    }
+}
+
+/// `watch --sidecar`: the sidecar's NDJSON stream, batch lines printed as they come (keepalives
+/// are not printed; they reset `--timeout`).
+async fn watch_sidecar(args: &WatchArgs, url: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let (family, table) = args
+        .table
+        .split_once('.')
+        .ok_or_else(|| anyhow::anyhow!("'{}' is not FAMILY.TABLE", args.table))?;
+    let base = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    let mut endpoint = reqwest::Url::parse(&format!(
+        "{}/watch/{family}/{table}",
+        base.trim_end_matches('/')
+    ))
+    .map_err(|e| anyhow::anyhow!("--sidecar {url}: {e}"))?;
+    {
+        let mut query = endpoint.query_pairs_mut();
+        if let Some(after) = args.after {
+            query.append_pair("after", &after.to_string());
+        }
+        if !args.prefix.is_empty() {
+            query.append_pair(
+                "prefix",
+                &Json::Array(prefix_json(&args.prefix)).to_string(),
+            );
+        }
+    }
+    let mut response = reqwest::Client::new().get(endpoint.clone()).send().await?;
+    if !response.status().is_success() {
+        let status = response.status();
+        anyhow::bail!(
+            "{endpoint}: HTTP {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+    let mut buffer: Vec<u8> = Vec::new();
+    loop {
+        let chunk = match args.timeout {
+            Some(timeout) => match tokio::time::timeout(timeout.0, response.chunk()).await {
+                Ok(chunk) => chunk?,
+                Err(_) => return Ok(()),
+            },
+            None => response.chunk().await?,
+        };
+        let Some(chunk) = chunk else { return Ok(()) };
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line);
+            let value: Json = serde_json::from_str(text.trim()).unwrap_or(Json::Null);
+            if value.get("keepalive").is_some() {
+                continue;
+            }
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
         }
     }
 }

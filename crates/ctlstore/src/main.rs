@@ -170,7 +170,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Watch(args) => {
             services::init_tracing(false);
-            feed_commands::watch(&args)?;
+            feed_commands::watch(&args, &runtime)?;
         }
         Command::Triggers(args) => {
             services::init_tracing(false);

@@ -198,6 +198,61 @@ async fn watch_sees_every_batch_once_in_order_across_reflector_kills() {
     for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
         assert_eq!(g, e, "batch {i}");
     }
+    // The same through a sidecar's /watch stream and `ctlstore watch --sidecar`.
+    let reader = std::sync::Arc::new(ctlstore_reader::Reader::open(&ldb).expect("open the LDB"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let sidecar = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(ctlstore_sidecar::serve(
+        listener,
+        reader,
+        ctlstore_sidecar::Config {
+            max_rows: 0,
+            application: "test".into(),
+        },
+        std::future::pending::<()>(),
+    ));
+    let out = ctlstore()
+        .args([
+            "watch",
+            "wfam.items",
+            "--after",
+            "0",
+            "--sidecar",
+            sidecar.as_str(),
+            "--timeout",
+            "2s",
+        ])
+        .output()
+        .await
+        .expect("watch --sidecar");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let via_sidecar: Vec<Effect> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let event: Value = serde_json::from_str(l).expect("JSON");
+            let mut effect = Effect::new();
+            for c in event["changes"].as_array().expect("changes") {
+                let id = c["key"][0].as_i64().expect("key");
+                match c["op"].as_str() {
+                    Some("upsert") => effect.insert(id, c["row"]["v"].as_i64()),
+                    _ => effect.insert(id, None),
+                };
+            }
+            effect
+        })
+        .collect();
+    assert_eq!(via_sidecar, expected, "the sidecar's stream");
+    let bad = reqwest::get(format!("{sidecar}/watch/wfam/items?prefix=nope"))
+        .await
+        .expect("request");
+    assert_eq!(bad.status(), 400);
+
     // Nothing more: no batch twice.
     assert!(
         tokio::time::timeout(Duration::from_millis(500), lines.next_line())

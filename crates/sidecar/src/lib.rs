@@ -18,6 +18,7 @@
 
 pub mod openapi;
 mod routes;
+mod watch;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -110,6 +110,17 @@ fn doc(method: &str, path: &str) -> Doc {
                 unavailable(),
             ],
         },
+        ("GET", "/watch/{familyName}/{tableName}") => Doc {
+            summary: "The host's change feed for a table as NDJSON (docs/watch.md): one line per applied batch, keepalives every 10 s; query `after=SEQ` (default: now) and `prefix=JSON array`. Needs the reflector's -change-feed.",
+            body: None,
+            responses: vec![
+                (
+                    200,
+                    json!({"description": "A stream of JSON lines.", "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}),
+                ),
+                bad_request(),
+            ],
+        },
         ("GET", "/get-ledger-latency") => Doc {
             summary: "How long ago the last applied ledger entry was written.",
             body: None,

@@ -23,7 +23,7 @@ const HTTP: ctlstore_telemetry::HttpMetrics = ctlstore_telemetry::HttpMetrics {
 
 #[derive(Clone)]
 pub(crate) struct AppState {
-    reader: Arc<Reader>,
+    pub(crate) reader: Arc<Reader>,
     max_rows: usize,
 }
 
@@ -47,6 +47,11 @@ pub const ROUTES: &[Route] = &[
         method: "POST",
         path: "/get-rows-by-key-prefix/{familyName}/{tableName}",
         serve: || post(get_rows_by_key_prefix),
+    },
+    Route {
+        method: "GET",
+        path: "/watch/{familyName}/{tableName}",
+        serve: || get(crate::watch::watch),
     },
     Route {
         method: "GET",

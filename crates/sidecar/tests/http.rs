@@ -432,7 +432,7 @@ async fn openapi_matches_the_routes() {
         }
     }
     assert_eq!(documented, ctlstore_sidecar::ROUTES.len());
-    assert_eq!(documented, 9, "the sidecar has 9 operations");
+    assert_eq!(documented, 10, "the sidecar has 10 operations");
     let r = s
         .client
         .get(format!("{}/no-such-route", s.base))
