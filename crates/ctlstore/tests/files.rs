@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ctlstore_testkit::{Backend, TestDb, TestExecutive, ldb_with};
+use ctlstore_testkit::{Backend, Lcg, TestDb, TestExecutive, ldb_with};
 use serde_json::json;
 use tokio::process::Command;
 
@@ -64,17 +64,6 @@ async fn publish_ldb(ex: &TestExecutive, path: &Path) {
     let tmp = path.with_extension("new");
     std::fs::copy(&built, &tmp).expect("copy the LDB");
     std::fs::rename(&tmp, path).expect("replace the LDB");
-}
-
-struct Lcg(u64);
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

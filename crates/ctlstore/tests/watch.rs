@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive};
+use ctlstore_testkit::{Backend, Lcg, SchemaDef, TableDef, TestDb, TestExecutive};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -46,19 +46,21 @@ fn reflector(ldb: &Path, executive: &str) -> Child {
         .expect("start the reflector")
 }
 
-struct Lcg(u64);
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 /// A batch as the feed should show it: id → the row's `v` after the batch, or None if deleted.
 type Effect = BTreeMap<i64, Option<i64>>;
+
+/// A printed batch line as an [`Effect`].
+fn effect_of(event: &Value) -> Effect {
+    let mut effect = Effect::new();
+    for c in event["changes"].as_array().expect("changes") {
+        let id = c["key"][0].as_i64().expect("key");
+        match c["op"].as_str() {
+            Some("upsert") => effect.insert(id, c["row"]["v"].as_i64()),
+            _ => effect.insert(id, None),
+        };
+    }
+    effect
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_sees_every_batch_once_in_order_across_reflector_kills() {
@@ -185,15 +187,7 @@ async fn watch_sees_every_batch_once_in_order_across_reflector_kills() {
         let seq = event["seq"].as_i64().expect("seq");
         assert!(seq > last_seq, "in order: {seq} after {last_seq}");
         last_seq = seq;
-        let mut effect = Effect::new();
-        for c in event["changes"].as_array().expect("changes") {
-            let id = c["key"][0].as_i64().expect("key");
-            match c["op"].as_str() {
-                Some("upsert") => effect.insert(id, c["row"]["v"].as_i64()),
-                _ => effect.insert(id, None),
-            };
-        }
-        got.push(effect);
+        got.push(effect_of(&event));
     }
     for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
         assert_eq!(g, e, "batch {i}");
@@ -234,18 +228,7 @@ async fn watch_sees_every_batch_once_in_order_across_reflector_kills() {
     );
     let via_sidecar: Vec<Effect> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .map(|l| {
-            let event: Value = serde_json::from_str(l).expect("JSON");
-            let mut effect = Effect::new();
-            for c in event["changes"].as_array().expect("changes") {
-                let id = c["key"][0].as_i64().expect("key");
-                match c["op"].as_str() {
-                    Some("upsert") => effect.insert(id, c["row"]["v"].as_i64()),
-                    _ => effect.insert(id, None),
-                };
-            }
-            effect
-        })
+        .map(|l| effect_of(&serde_json::from_str(l).expect("JSON")))
         .collect();
     assert_eq!(via_sidecar, expected, "the sidecar's stream");
     let bad = reqwest::get(format!("{sidecar}/watch/wfam/items?prefix=nope"))

@@ -187,7 +187,7 @@ impl ChangeTriggers {
 }
 
 /// ctlstore's value encoding: integers and reals as numbers, text as strings, bytes as base64.
-fn json_of(v: &Value) -> Json {
+pub(crate) fn json_of(v: &Value) -> Json {
     match v {
         Value::Integer(i) => Json::from(*i),
         Value::Real(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),

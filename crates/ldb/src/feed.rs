@@ -11,11 +11,12 @@
 
 use std::collections::HashSet;
 
-use base64::Engine;
 use ctlstore_schema::parse_ldb_table_name;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 use serde_json::Value as Json;
+
+use crate::change_triggers::json_of;
 
 /// The table of changes.
 pub const FEED_TABLE: &str = "_ctlstore_feed";
@@ -138,15 +139,4 @@ impl Feed {
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// The sidecar's encoding: integers and reals as numbers, text as strings, bytes as base64.
-fn json_of(v: &Value) -> Json {
-    match v {
-        Value::Integer(i) => Json::from(*i),
-        Value::Real(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-        Value::Text(s) => Json::String(s.clone()),
-        Value::Blob(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        Value::Null => Json::Null,
-    }
 }

@@ -41,7 +41,7 @@ pub use fault_proxy::{Fault, FaultProxy, FaultStats};
 pub use mariadb_instance::MariaDbInstance;
 pub use moto::Moto;
 pub use pg_cluster::PgCluster;
-pub use process::{KillOnDrop, free_port};
+pub use process::{KillOnDrop, Lcg, free_port};
 pub use tansu::TansuBroker;
 #[cfg(feature = "executive")]
 pub use torn_batches::{

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ctlstore_reader::Value;
 use ctlstore_source_postgres::{ConnectConfig, PgConnection};
-use ctlstore_testkit::{PgCluster, TestExecutive};
+use ctlstore_testkit::{Lcg, PgCluster, TestExecutive};
 use serde_json::Value as Json;
 
 use crate::support::*;
@@ -219,18 +219,6 @@ async fn wait_table(ex: &TestExecutive, table: &str) {
             "{table} never created"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A tiny deterministic generator: no test dependency for randomness.
-struct Lcg(u64);
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
     }
 }
 
