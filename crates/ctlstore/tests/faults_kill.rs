@@ -279,10 +279,15 @@ async fn killing_any_service_loses_and_repeats_nothing(backend: Backend) {
     let head = ctldb.max_seq().await.expect("head");
     let deadline = Instant::now() + Duration::from_secs(90);
     while observe(&dir.path().join("ldb.db")).map_or(0, |o| o.0) < head {
-        assert!(
-            Instant::now() < deadline,
-            "the host did not converge to {head}"
-        );
+        if Instant::now() >= deadline {
+            // What the reflector says about itself, for diagnosis.
+            let status = match reqwest::get(format!("http://127.0.0.1:{health_port}/status")).await
+            {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(e) => format!("no status: {e}"),
+            };
+            panic!("the host did not converge to {head}; reflector /status: {status}");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     watching.store(false, Ordering::SeqCst);
