@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use ctlstore_reader::{FeedEvent, Reader, ReaderError};
-use serde_json::{Value as Json, json};
+use ctlstore_reader::{FeedEvent, Reader, ReaderError, feed_event_json};
+use serde_json::Value as Json;
 
 /// How long one blocking read of the feed waits before checking whether to stop.
 const FEED_WAIT: Duration = Duration::from_secs(1);
@@ -70,15 +70,11 @@ pub fn watch(args: &WatchArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Res
     use std::io::Write;
     let stdout = std::io::stdout();
     for event in changes {
-        let line = match event {
-            Ok(FeedEvent::Batch { seq, changes }) => json!({
-                "seq": seq,
-                "changes": changes.iter().map(|c| json!({"family": c.family, "table": c.table, "op": c.op, "key": c.key, "row": c.row})).collect::<Vec<_>>(),
-            }),
-            Err(ReaderError::FeedNotRetained { after, since }) => {
-                json!({"error": format!("changes after {after} are no longer retained"), "since": since})
-            }
-            Err(e) => return Err(e.into()),
+        let Some(line) = feed_event_json(&event) else {
+            return Err(event
+                .err()
+                .map(anyhow::Error::from)
+                .unwrap_or_else(|| anyhow::anyhow!("change feed")));
         };
         let mut out = stdout.lock();
         writeln!(out, "{line}")?;
@@ -154,6 +150,13 @@ fn follow_feed(
                             .collect(),
                     })
                 }
+                Ok(FeedEvent::Bootstrap { seq }) => {
+                    tracing::warn!(
+                        seq,
+                        "the LDB was restored from a snapshot past the triggers' position: running every trigger once"
+                    );
+                    ctlstore_triggers::Event::Reset { seq }
+                }
                 Err(ReaderError::FeedNotRetained { after, since }) => {
                     tracing::warn!(
                         after,
@@ -162,6 +165,8 @@ fn follow_feed(
                     );
                     ctlstore_triggers::Event::Reset { seq: since }
                 }
+                // A kind of event this build does not know: nothing to run.
+                Ok(_) => continue,
                 Err(ReaderError::FeedDisabled) => {
                     tracing::warn!(
                         "the LDB has no change feed (yet): start its reflector with -change-feed N"

@@ -11,18 +11,24 @@
 //!   entry's `leader_ts` in go-sqlite3's layout ([`read_last_update`], [`set_last_update`],
 //!   [`go_timestamp`], [`parse_timestamp`]);
 //! - WAL journal mode, so the WAL ([`wal_path`]) and shared-memory files sit beside the LDB,
-//!   and the writer's lock file ([`lock_path`]).
+//!   and the writer's lock file ([`lock_path`]);
+//! - our change feed's tables, which ctlstore ignores (`feed.rs`).
 //!
 //! Architecture invariant: depends on rusqlite only, so the reader can use it without pulling
 //! in the LDB writer.
 
 mod bookkeeping;
+mod feed;
 mod files;
 mod timestamp;
 
 pub use bookkeeping::{
     CREATE_BOOKKEEPING, LAST_UPDATE_TABLE, SEQ_TABLE, advance_seq, create_bookkeeping,
     read_last_update, read_seq, set_last_update,
+};
+pub use feed::{
+    FEED_META_TABLE, FEED_TABLE, META_BOOTSTRAPPED, META_SINCE, create_feed, mark_bootstrapped,
+    read_feed_meta,
 };
 pub use files::{SQLITE_SIDE_SUFFIXES, lock_path, wal_path};
 pub use timestamp::{bounded_timestamp, format_timestamp, go_timestamp, parse_timestamp};

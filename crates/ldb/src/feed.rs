@@ -1,13 +1,7 @@
 //! The change feed: every committed batch's changed rows, kept in the LDB itself, written in
 //! the same SQLite transaction as the batch (docs/decisions/0010-change-feed.md).
 //!
-//! `_ctlstore_feed(seq, n, family, tbl, op, key, row)` holds, per applied batch (its last
-//! ledger seq), one line per distinct changed row in the order first touched: `op` is `upsert`
-//! with the row as it is after the batch (JSON), or `delete`. `key` is the primary key values
-//! as a JSON array. `_ctlstore_feed_meta` holds `since`: the feed has every batch after that
-//! seq (it moves forward as old batches are pruned, and starts at the LDB's seq when the feed
-//! is first enabled, or when the file came from a snapshot). ctlstore's reader and tools ignore
-//! both tables: they are not `family___table` tables.
+//! The tables and their meaning are `ctlstore-ldb-layout`'s `feed.rs`.
 
 use std::collections::HashSet;
 
@@ -17,11 +11,7 @@ use rusqlite::{Connection, params};
 use serde_json::Value as Json;
 
 use crate::change_triggers::json_of;
-
-/// The table of changes.
-pub const FEED_TABLE: &str = "_ctlstore_feed";
-/// The feed's bookkeeping: `since`.
-pub const FEED_META_TABLE: &str = "_ctlstore_feed_meta";
+use ctlstore_ldb_layout::{FEED_META_TABLE, FEED_TABLE, META_SINCE};
 
 /// Prune at most this often (in batches): pruning is one indexed DELETE.
 const PRUNE_EVERY: u64 = 64;
@@ -38,14 +28,7 @@ impl Feed {
     /// Creates the tables when missing. A new feed starts at the LDB's seq: earlier changes
     /// were never recorded.
     pub fn install(conn: &Connection, retain: u64, seq: i64) -> rusqlite::Result<Feed> {
-        conn.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {FEED_TABLE} (seq INTEGER NOT NULL, n INTEGER NOT NULL, family TEXT NOT NULL, tbl TEXT NOT NULL, op TEXT NOT NULL, key TEXT NOT NULL, row TEXT, PRIMARY KEY (seq, n)) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS {FEED_META_TABLE} (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-        ))?;
-        conn.execute(
-            &format!("INSERT OR IGNORE INTO {FEED_META_TABLE} (name, value) VALUES ('since', ?1)"),
-            [seq],
-        )?;
+        ctlstore_ldb_layout::create_feed(conn, seq)?;
         Ok(Feed {
             retain: retain.max(1),
             pending: Vec::new(),
@@ -127,10 +110,8 @@ impl Feed {
         if let Some(cut) = cut {
             conn.execute(&format!("DELETE FROM {FEED_TABLE} WHERE seq <= ?1"), [cut])?;
             conn.execute(
-                &format!(
-                    "UPDATE {FEED_META_TABLE} SET value = max(value, ?1) WHERE name = 'since'"
-                ),
-                [cut],
+                &format!("UPDATE {FEED_META_TABLE} SET value = max(value, ?1) WHERE name = ?2"),
+                params![cut, META_SINCE],
             )?;
         }
         Ok(())

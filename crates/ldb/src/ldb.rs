@@ -95,6 +95,20 @@ impl Ldb {
         })
     }
 
+    /// Records, when the change feed is on, that this LDB was just restored from the snapshot at
+    /// its current seq: the feed then tells consumers further behind to re-read the tables.
+    pub fn mark_bootstrapped(&self) -> Result<(), LdbError> {
+        if self.options.change_feed == 0 {
+            return Ok(());
+        }
+        ctlstore_ldb_layout::mark_bootstrapped(&self.conn, self.committed).map_err(|source| {
+            LdbError::Open {
+                path: self.path.clone(),
+                source,
+            }
+        })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

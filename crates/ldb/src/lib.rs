@@ -39,7 +39,6 @@ pub use ctlstore_ldb_layout::{
     DEFAULT_LDB_PATH, LAST_UPDATE_TABLE, SEQ_TABLE, go_timestamp, lock_path, parse_timestamp,
 };
 pub use error::LdbError;
-pub use feed::{FEED_META_TABLE, FEED_TABLE};
 pub use ldb::{Ldb, wal_path};
 pub use lock::LdbLock;
 pub use options::{CheckpointMode, LdbOptions};

@@ -13,11 +13,7 @@ use serde_json::Value as Json;
 
 use crate::{Reader, ReaderError};
 
-/// The LDB tables the reflector writes (`ctlstore-ldb`'s `feed.rs`; the reader does not
-/// depend on the writer crate, so the names are repeated here; `tests/watch.rs` of the
-/// `ctlstore` crate reads a reflector's feed through them).
-const FEED_TABLE: &str = "_ctlstore_feed";
-const FEED_META_TABLE: &str = "_ctlstore_feed_meta";
+use ctlstore_ldb_layout::{FEED_TABLE, META_BOOTSTRAPPED, META_SINCE, read_feed_meta};
 
 /// How often an idle iterator looks for a new batch.
 pub const DEFAULT_FEED_POLL: Duration = Duration::from_millis(5);
@@ -37,9 +33,30 @@ pub struct Change {
 
 /// What the feed yields.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum FeedEvent {
     /// One applied ledger batch (its last seq) and its matching changes; never empty.
     Batch { seq: i64, changes: Vec<Change> },
+    /// The LDB was restored from the snapshot at `seq` while the consumer was behind it: the
+    /// rows up to `seq` came from the snapshot, not from changes, so re-read the tables you
+    /// follow. Batches after `seq` follow.
+    Bootstrap { seq: i64 },
+}
+
+/// The JSON line `ctlstore watch` and the sidecar's `/watch` print for an event; `None` for
+/// an error that ends the stream.
+pub fn feed_event_json(event: &Result<FeedEvent, ReaderError>) -> Option<Json> {
+    Some(match event {
+        Ok(FeedEvent::Batch { seq, changes }) => serde_json::json!({
+            "seq": seq,
+            "changes": changes.iter().map(|c| serde_json::json!({"family": c.family, "table": c.table, "op": c.op, "key": c.key, "row": c.row})).collect::<Vec<_>>(),
+        }),
+        Ok(FeedEvent::Bootstrap { seq }) => serde_json::json!({"bootstrap": true, "seq": seq}),
+        Err(ReaderError::FeedNotRetained { after, since }) => {
+            serde_json::json!({"error": format!("changes after {after} are no longer retained"), "since": since})
+        }
+        Err(_) => return None,
+    })
 }
 
 /// An iterator over [`FeedEvent`]s; see [`Reader::changes`].
@@ -136,15 +153,30 @@ impl Changes {
 
     fn since(&mut self) -> Result<i64, ReaderError> {
         let conn = self.conn()?;
-        let since: Option<i64> = conn
-            .query_row(
-                &format!("SELECT value FROM {FEED_META_TABLE} WHERE name = 'since'"),
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|_| ReaderError::FeedDisabled)?;
-        since.ok_or(ReaderError::FeedDisabled)
+        read_feed_meta(conn, META_SINCE)
+            .map_err(|_| ReaderError::FeedDisabled)?
+            .ok_or(ReaderError::FeedDisabled)
+    }
+
+    /// What to tell a consumer at `after`, below the feed's start `since`: that the LDB was
+    /// restored from a snapshot past it (and the feed goes on after the snapshot), or that
+    /// changes were pruned.
+    fn behind(&mut self, since: i64) -> Result<FeedEvent, ReaderError> {
+        let after = self.after;
+        let bootstrapped = read_feed_meta(self.conn()?, META_BOOTSTRAPPED)
+            .ok()
+            .flatten();
+        match bootstrapped {
+            // Nothing pruned since the restore: the snapshot accounts for the whole gap.
+            Some(seq) if seq > after && since <= seq => {
+                self.after = seq;
+                Ok(FeedEvent::Bootstrap { seq })
+            }
+            _ => {
+                self.after = since;
+                Err(ReaderError::FeedNotRetained { after, since })
+            }
+        }
     }
 
     /// The next batch after `after`, unfiltered, if one is applied.
@@ -228,9 +260,7 @@ impl Iterator for Changes {
                     Ok(since) => {
                         self.checked_since = true;
                         if self.after < since {
-                            let after = self.after;
-                            self.after = since;
-                            return Some(Err(ReaderError::FeedNotRetained { after, since }));
+                            return Some(self.behind(since));
                         }
                     }
                     // No feed (yet): the reflector may not have created it; wait like for data.

@@ -101,16 +101,23 @@ pub async fn run(
     // The lock first: a second reflector on this LDB is refused before it restores anything,
     // so two starting at once cannot both rename a snapshot into place.
     let lock = ctlstore_ldb::LdbLock::acquire(&config.ldb_path)?;
+    let mut restored = false;
     if let Some((url, s3)) = &config.bootstrap
         && !config.ldb_path.exists()
     {
-        bootstrap(url, s3, &config.ldb_path).await;
+        restored = bootstrap(url, s3, &config.ldb_path).await;
     }
     let path = config.ldb_path.clone();
     let options = config.ldb.clone();
-    let ldb = tokio::task::spawn_blocking(move || Ldb::open_locked(&path, options, lock))
-        .await
-        .map_err(|e| ReflectorError::Worker(e.to_string()))??;
+    let ldb = tokio::task::spawn_blocking(move || {
+        let ldb = Ldb::open_locked(&path, options, lock)?;
+        if restored {
+            ldb.mark_bootstrapped()?;
+        }
+        Ok::<_, LdbError>(ldb)
+    })
+    .await
+    .map_err(|e| ReflectorError::Worker(e.to_string()))??;
     status.set_applied(ldb.seq(), ldb.last_update().ok().flatten());
     tracing::info!(ldb = %config.ldb_path.display(), seq = ldb.seq(), source = %config.source, "reflector starting");
     let ldb = Arc::new(Mutex::new(ldb));
@@ -129,21 +136,22 @@ pub async fn run(
 
 /// Restores the newest snapshot to `ldb` (which does not exist). Store errors are retried (5
 /// attempts, as ctlstore); a missing, corrupt or mismatched snapshot is logged and the reflector
-/// replays the ledger instead. Either way `ldb` is a complete file or absent afterwards.
-async fn bootstrap(url: &str, s3: &ctlstore_snapshot::S3Options, ldb: &std::path::Path) {
+/// replays the ledger instead. Either way `ldb` is a complete file or absent afterwards; `true`
+/// when it was restored.
+async fn bootstrap(url: &str, s3: &ctlstore_snapshot::S3Options, ldb: &std::path::Path) -> bool {
     use ctlstore_snapshot::SnapshotError;
     let location = match ctlstore_snapshot::Location::parse(url, s3) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(error = %e, "bootstrap URL unusable: replaying the ledger instead");
-            return;
+            return false;
         }
     };
     for attempt in 1..=5 {
         match ctlstore_snapshot::restore(&location, ldb).await {
             Ok(r) => {
                 tracing::info!(seq = r.seq, url, "bootstrapped from snapshot");
-                return;
+                return true;
             }
             Err(e @ (SnapshotError::Store(_) | SnapshotError::Io { .. })) if attempt < 5 => {
                 tracing::warn!(error = %e, attempt, "snapshot download failed: retrying");
@@ -152,10 +160,11 @@ async fn bootstrap(url: &str, s3: &ctlstore_snapshot::S3Options, ldb: &std::path
             Err(e) => {
                 metrics::counter!(metric::ERRORS, "kind" => "bootstrap").increment(1);
                 tracing::warn!(error = %e, "bootstrap refused: replaying the ledger instead");
-                return;
+                return false;
             }
         }
     }
+    false
 }
 
 /// The apply loop. Returns only when applying has halted on a poisoned entry.

@@ -20,7 +20,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ctlstore_reader::{FeedEvent, Reader, ReaderError};
+use ctlstore_reader::{Reader, feed_event_json};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
@@ -87,18 +87,10 @@ fn follow(
             .prefix(prefix.clone())
             .timeout(WAIT);
         for event in changes.by_ref() {
-            let out = match event {
-                Ok(FeedEvent::Batch { seq, changes }) => json!({
-                    "seq": seq,
-                    "changes": changes.iter().map(|c| json!({"family": c.family, "table": c.table, "op": c.op, "key": c.key, "row": c.row})).collect::<Vec<_>>(),
-                }),
-                Err(ReaderError::FeedNotRetained { after, since }) => {
-                    json!({"error": format!("changes after {after} are no longer retained"), "since": since})
-                }
-                Err(e) => {
-                    let _ = tx.blocking_send(line(json!({"error": e.to_string()})));
-                    return;
-                }
+            let Some(out) = feed_event_json(&event) else {
+                let error = event.err().map(|e| e.to_string()).unwrap_or_default();
+                let _ = tx.blocking_send(line(json!({"error": error})));
+                return;
             };
             quiet_since = Instant::now();
             if tx.blocking_send(line(out)).is_err() {

@@ -110,6 +110,7 @@ async fn bootstrap_then_follow(url: String, s3: S3Options) {
     let new_ldb = dir.path().join("new-host.db");
     let mut host = ctlstore_reflector::Config::new(&new_ldb, SourceConfig::feed(&base));
     host.bootstrap = Some((url, s3));
+    host.ldb.change_feed = 100_000;
     let status = Arc::new(Status::new(Duration::from_secs(60)));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let s = status.clone();
@@ -145,9 +146,54 @@ async fn bootstrap_then_follow(url: String, s3: S3Options) {
         "after bootstrap the host caught up with the ctldb"
     );
     assert_eq!(expected.len(), 60);
+    feed_says_bootstrapped(&new_ldb, snapshot_seq);
     let _ = stop.send(());
     task.await.expect("task").expect("reflector");
     db.cleanup().await;
+}
+
+/// The host's change feed: a consumer from before the snapshot is told the rows came from it,
+/// then gets the 20 writes after it; one from the snapshot on gets just the writes.
+fn feed_says_bootstrapped(ldb: &Path, snapshot_seq: i64) {
+    use ctlstore_reader::{FeedEvent, Reader};
+    let reader = Reader::open(ldb).expect("reader");
+    let ids = |events: &[FeedEvent]| -> Vec<i64> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                FeedEvent::Batch { changes, .. } => Some(changes),
+                _ => None,
+            })
+            .flatten()
+            .map(|c| {
+                assert_eq!(c.op, "upsert");
+                c.key[0].as_i64().expect("id")
+            })
+            .collect()
+    };
+    let from_before: Vec<FeedEvent> = reader
+        .changes(0)
+        .timeout(Duration::from_millis(300))
+        .map(|e| e.expect("event"))
+        .collect();
+    assert_eq!(
+        from_before.first(),
+        Some(&FeedEvent::Bootstrap { seq: snapshot_seq }),
+        "{from_before:?}"
+    );
+    assert_eq!(ids(&from_before[1..]), (40..60).collect::<Vec<_>>());
+    let from_snapshot: Vec<FeedEvent> = reader
+        .changes(snapshot_seq)
+        .timeout(Duration::from_millis(300))
+        .map(|e| e.expect("event"))
+        .collect();
+    assert!(
+        from_snapshot
+            .iter()
+            .all(|e| matches!(e, FeedEvent::Batch { .. })),
+        "{from_snapshot:?}"
+    );
+    assert_eq!(ids(&from_snapshot), (40..60).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
