@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use ctlstore_schema::{
-    FamilyName, Field, FieldName, FieldType, Table, TableName, ldb_table_name, parse_ldb_table_name,
+    FamilyName, Field, FieldName, FieldType, Index, Table, TableName, ldb_table_name,
+    parse_ldb_index_name, parse_ldb_table_name,
 };
 use sqlx::{AssertSqlSafe, Row};
 
@@ -80,6 +81,62 @@ impl Ctldb {
             .collect();
         tables.sort();
         Ok(tables)
+    }
+
+    /// The secondary indexes of `family.table` we made (`family___table___index`), by name,
+    /// from the database's catalog (never cached: a unique index another executive made must
+    /// be seen at once).
+    pub async fn indexes(
+        &self,
+        family: &FamilyName,
+        table: &TableName,
+    ) -> Result<Vec<Index>, CtldbError> {
+        let name = ldb_table_name(family, table);
+        let query = match self.dialect() {
+            Dialect::Sqlite => {
+                r#"SELECT il.name, il."unique", ii.name FROM pragma_index_list(?) AS il, pragma_index_info(il.name) AS ii ORDER BY il.name, ii.seqno"#
+            }
+            Dialect::Mysql => {
+                "SELECT CAST(index_name AS CHAR), CAST(1 - non_unique AS SIGNED), CAST(column_name AS CHAR) \
+                 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? \
+                 AND index_name <> 'PRIMARY' ORDER BY index_name, seq_in_index"
+            }
+            Dialect::Postgres => {
+                "SELECT i.relname::text, (CASE WHEN ix.indisunique THEN 1 ELSE 0 END)::bigint, a.attname::text \
+                 FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid JOIN pg_class i ON i.oid = ix.indexrelid \
+                 JOIN pg_namespace n ON n.oid = t.relnamespace \
+                 CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                 WHERE n.nspname = current_schema() AND t.relname = ? AND NOT ix.indisprimary \
+                 ORDER BY 1, k.ord"
+            }
+        };
+        let query = self.sql(query);
+        let rows: Vec<(String, i64, String)> = on_pool!(self.pool(), p => {
+            sqlx::query(AssertSqlSafe(query.as_str()))
+                .bind(name.as_str())
+                .fetch_all(p)
+                .await.db()?
+                .iter()
+                .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?, r.try_get::<String, _>(2)?)))
+                .collect::<Result<_, sqlx::Error>>().db()?
+        });
+        let mut indexes: Vec<Index> = Vec::new();
+        for (sql_name, unique, column) in rows {
+            let Some(index) = parse_ldb_index_name(&name, &sql_name) else {
+                continue;
+            };
+            let field = FieldName::new(&column)?;
+            match indexes.last_mut() {
+                Some(last) if last.name == index => last.fields.push(field),
+                _ => indexes.push(Index {
+                    name: index,
+                    fields: vec![field],
+                    unique: unique != 0,
+                }),
+            }
+        }
+        Ok(indexes)
     }
 
     pub(crate) fn cached(&self, name: &str) -> Option<Arc<Table>> {

@@ -17,7 +17,13 @@ use crate::error::{Cause, DbFault};
 #[derive(Debug, PartialEq, Eq)]
 enum Class {
     Unavailable,
-    Rejected { field: Option<String> },
+    Rejected {
+        field: Option<String>,
+    },
+    /// A unique index (or key) already has the value.
+    Duplicate {
+        field: Option<String>,
+    },
     Internal,
 }
 
@@ -32,6 +38,11 @@ pub(crate) fn classify(e: sqlx::Error) -> CtldbError {
     match class {
         Class::Unavailable => CtldbError::Unavailable { source },
         Class::Rejected { field } => CtldbError::Rejected {
+            field,
+            reason,
+            source,
+        },
+        Class::Duplicate { field } => CtldbError::Duplicate {
             field,
             reason,
             source,
@@ -80,7 +91,12 @@ fn class_of(e: &sqlx::Error) -> Class {
 fn sqlite(code: i32, message: &str) -> Class {
     const CONSTRAINT_COMMITHOOK: i32 = 531;
     const CONSTRAINT_CHECK: i32 = 275;
+    const CONSTRAINT_PRIMARYKEY: i32 = 1555;
+    const CONSTRAINT_UNIQUE: i32 = 2067;
     match code & 0xff {
+        19 if code == CONSTRAINT_UNIQUE || code == CONSTRAINT_PRIMARYKEY => Class::Duplicate {
+            field: sqlite_column(message),
+        },
         // CONSTRAINT (not null, unique, primary key, check, foreign key, trigger, datatype),
         // MISMATCH (a non-integer rowid), TOOBIG.
         19 if code != CONSTRAINT_COMMITHOOK => Class::Rejected {
@@ -108,10 +124,14 @@ fn sqlite_column(message: &str) -> Option<String> {
 /// MySQL and MariaDB by error number, then by SQLSTATE class.
 fn mysql(number: u16, sqlstate: &str, message: &str) -> Class {
     match number {
-        // Not null, no default, duplicate key, foreign keys, too long, out of range, truncated
+        // Duplicate entry for a unique key.
+        1062 | 1586 | 1022 => Class::Duplicate {
+            field: mysql_column(message),
+        },
+        // Not null, no default, foreign keys, too long, out of range, truncated
         // or invalid values, CHECK (MySQL 3819, MariaDB 4025).
-        1048 | 1364 | 1022 | 1062 | 1169 | 1586 | 1216 | 1217 | 1451 | 1452 | 1406 | 1264
-        | 1690 | 1265 | 1292 | 1366 | 1367 | 1300 | 3819 | 4025 => Class::Rejected {
+        1048 | 1364 | 1169 | 1216 | 1217 | 1451 | 1452 | 1406 | 1264 | 1690 | 1265 | 1292
+        | 1366 | 1367 | 1300 | 3819 | 4025 => Class::Rejected {
             field: mysql_column(message),
         },
         // Too many connections, server shutdown, aborted or killed connection, network errors,
@@ -156,6 +176,11 @@ fn postgres(code: &str, column: Option<&str>, detail: Option<&str>) -> Class {
         "57P01" | "57P02" | "57P03" | "57014" | "55P03" | "40001" | "40P01" | "25006" => {
             Class::Unavailable
         }
+        "23505" => Class::Duplicate {
+            field: column
+                .map(String::from)
+                .or_else(|| detail.and_then(postgres_key_column)),
+        },
         _ => sqlstate_class(code, || {
             column
                 .map(String::from)
@@ -193,15 +218,21 @@ mod tests {
         }
     }
 
+    fn duplicate(field: Option<&str>) -> Class {
+        Class::Duplicate {
+            field: field.map(String::from),
+        }
+    }
+
     #[test]
     fn sqlite_codes() {
         let not_null = "NOT NULL constraint failed: fam___items.name";
         assert_eq!(sqlite(1299, not_null), rejected(Some("name")));
         let unique = "UNIQUE constraint failed: fam___t.a, fam___t.b";
-        assert_eq!(sqlite(2067, unique), rejected(Some("a")));
+        assert_eq!(sqlite(2067, unique), duplicate(Some("a")));
         assert_eq!(
             sqlite(1555, "UNIQUE constraint failed: t.id"),
-            rejected(Some("id"))
+            duplicate(Some("id"))
         );
         assert_eq!(
             sqlite(275, "CHECK constraint failed: \"score\" < 100"),
@@ -245,7 +276,7 @@ mod tests {
         );
         assert_eq!(
             mysql(1062, "23000", "Duplicate entry '1' for key 'PRIMARY'"),
-            rejected(None)
+            duplicate(None)
         );
         assert_eq!(
             mysql(4025, "23000", "CONSTRAINT `c` failed for `db`.`t`"),
@@ -274,7 +305,7 @@ mod tests {
         );
         assert_eq!(
             postgres("23505", None, Some("Key (id, k)=(1, 2) already exists.")),
-            rejected(Some("id"))
+            duplicate(Some("id"))
         );
         assert_eq!(postgres("23514", None, None), rejected(None));
         assert_eq!(postgres("22001", None, None), rejected(None));

@@ -9,7 +9,9 @@
 //! ledger row did not commit is described at [`Ctldb::append_ddl`] and in docs/durability.md.
 
 use ctlstore_ledger as render;
-use ctlstore_schema::{FamilyName, Field, Table, TableName, ldb_table_name};
+use ctlstore_schema::{
+    FamilyName, Field, FieldName, Index, IndexName, Table, TableName, ldb_table_name,
+};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::classify::DbResult;
@@ -144,6 +146,72 @@ impl Ctldb {
             )
             .await;
         self.forget_table(&name);
+        result
+    }
+
+    /// Creates a secondary index of a table; appends its SQLite DDL to the ledger. A unique
+    /// index the table's rows already break is refused ([`CtldbError::Duplicate`]) and
+    /// appends nothing.
+    pub async fn create_index(
+        &self,
+        family: &FamilyName,
+        table: &TableName,
+        name: &IndexName,
+        fields: Vec<FieldName>,
+        unique: bool,
+    ) -> Result<i64, CtldbError> {
+        let current = self.reload_table(family, table).await?;
+        let index = Index::new(&current, name.clone(), fields, unique)?;
+        if self
+            .indexes(family, table)
+            .await?
+            .iter()
+            .any(|i| &i.name == name)
+        {
+            return Err(CtldbError::IndexExists(name.to_string()));
+        }
+        let ldb_name = current.ldb_name();
+        let result = self
+            .append_ddl(
+                &render::create_index(&ldb_name, &index, Dialect::Sqlite),
+                &render::create_index(&ldb_name, &index, self.dialect()),
+            )
+            .await;
+        self.forget_table(&ldb_name);
+        result.map_err(|e| match e {
+            e if e.driver().is_some_and(is_already_exists) => {
+                CtldbError::IndexExists(name.to_string())
+            }
+            e => e,
+        })
+    }
+
+    /// Drops a secondary index (`DROP INDEX IF EXISTS` in the ledger).
+    pub async fn drop_index(
+        &self,
+        family: &FamilyName,
+        table: &TableName,
+        name: &IndexName,
+    ) -> Result<i64, CtldbError> {
+        let current = self.reload_table(family, table).await?;
+        if !self
+            .indexes(family, table)
+            .await?
+            .iter()
+            .any(|i| &i.name == name)
+        {
+            return Err(CtldbError::IndexNotFound(format!(
+                "{family}.{table}.{name}"
+            )));
+        }
+        let ldb_name = current.ldb_name();
+        let result = self
+            .append_ddl(
+                &render::drop_index(&ldb_name, name, Dialect::Sqlite),
+                &render::drop_index(&ldb_name, name, self.dialect()),
+            )
+            .await;
+        self.forget_table(&ldb_name);
         result
     }
 

@@ -31,6 +31,10 @@ pub enum CtldbError {
     TableExists,
     #[error("Column already exists: {0}")]
     ColumnExists(String),
+    #[error("Index already exists: {0}")]
+    IndexExists(String),
+    #[error("Index not found: {0}")]
+    IndexNotFound(String),
     #[error("Writer not found")]
     WriterNotFound,
     #[error("Writer already exists with different credentials")]
@@ -79,6 +83,16 @@ pub enum CtldbError {
         #[source]
         source: DbFault,
     },
+    /// The data would give two rows the same value of a unique index (issue 18's unique
+    /// secondary indexes; a primary key is never violated, upserts replace). Fix the data or
+    /// the other row. `field` is the first column, when the database names it.
+    #[error("a unique index refuses the row: {reason}")]
+    Duplicate {
+        field: Option<String>,
+        reason: String,
+        #[source]
+        source: DbFault,
+    },
     /// Anything else the database or this crate reports: a fault to investigate, not the
     /// request's.
     #[error("ctldb error: {source}")]
@@ -102,7 +116,10 @@ impl CtldbError {
             CtldbError::ColumnExists(f) => Some(f),
             CtldbError::WriterNotFound | CtldbError::WriterExists => Some("writer"),
             CtldbError::CookieConflict => Some("check_cookie"),
-            CtldbError::Rejected { field, .. } => field.as_deref(),
+            CtldbError::Rejected { field, .. } | CtldbError::Duplicate { field, .. } => {
+                field.as_deref()
+            }
+            CtldbError::IndexExists(_) | CtldbError::IndexNotFound(_) => Some("index"),
             _ => None,
         }
     }

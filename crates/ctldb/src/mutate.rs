@@ -99,7 +99,39 @@ impl Ctldb {
         for m in &request.mutations {
             prepared.push(self.prepare(&request.family, m).await?);
         }
-        self.commit_batch(request, &prepared).await
+        match self.commit_batch(request, &prepared).await {
+            Err(CtldbError::Duplicate {
+                field: None,
+                reason,
+                source,
+            }) => {
+                let field = self.duplicate_field(&prepared, &reason).await;
+                Err(CtldbError::Duplicate {
+                    field,
+                    reason,
+                    source,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// The first field of the unique index MySQL names in `Duplicate entry 'v' for key 'k'`
+    /// (`table.k` in MySQL 8), so the answer names a field as on the other backends.
+    async fn duplicate_field(&self, prepared: &[Prepared], reason: &str) -> Option<String> {
+        let key = reason.rsplit_once("for key '")?.1.trim_end_matches('\'');
+        let key = key.rsplit('.').next()?;
+        for p in prepared {
+            let t = &p.table;
+            if let Ok(indexes) = self.indexes(&t.family, &t.name).await
+                && let Some(index) = indexes
+                    .iter()
+                    .find(|i| ctlstore_schema::ldb_index_name(&t.ldb_name(), &i.name) == key)
+            {
+                return index.fields.first().map(|f| f.to_string());
+            }
+        }
+        None
     }
 
     async fn prepare(&self, family: &FamilyName, m: &Mutation) -> Result<Prepared, CtldbError> {
@@ -191,37 +223,9 @@ impl Ctldb {
                 " RETURNING seq"
             }
         ));
-        let groups = group_statements(prepared);
-        let statements: Vec<String> = groups.iter().map(|g| self.ctldb_statement(g)).collect();
-
-        let statements = groups
+        let statements: Vec<(String, Vec<Bound>)> = group_statements(prepared)
             .iter()
-            .zip(statements)
-            .map(|(group, sql)| {
-                let mut values = Vec::new();
-                for item in group {
-                    let fields: Vec<FieldType> = if item.delete {
-                        item.table.key_columns().map(|f| f.field_type).collect()
-                    } else {
-                        item.table.fields.iter().map(|f| f.field_type).collect()
-                    };
-                    for (value, field_type) in item.values.iter().zip(fields) {
-                        values.push(match (&value.value, field_type) {
-                            (Value::Null, FieldType::Integer) => Bound::NullInt,
-                            (Value::Null, FieldType::Decimal) => Bound::NullReal,
-                            (Value::Null, FieldType::Binary | FieldType::Bytestring) => {
-                                Bound::NullBytes
-                            }
-                            (Value::Null, _) => Bound::NullText,
-                            (Value::Integer(i), _) => Bound::Int(*i),
-                            (Value::Real(f), _) => Bound::Real(*f),
-                            (Value::Text(s), _) => Bound::Text(s.clone()),
-                            (Value::Bytes(b), _) => Bound::Bytes(b.clone()),
-                        });
-                    }
-                }
-                (sql, values)
-            })
+            .flat_map(|g| self.ctldb_statements(g))
             .collect();
         let entries = ledger.len();
         let job = Job {
@@ -244,10 +248,18 @@ impl Ctldb {
         Ok(AppliedBatch { last_seq, entries })
     }
 
-    /// The statement that applies a group of prepared mutations (see [`group_statements`]) to the
-    /// ctldb's own copy, with bound parameters (the ledger carries literals for the hosts; the
-    /// system of record never depends on our escaping).
-    fn ctldb_statement(&self, group: &[&Prepared]) -> String {
+    /// The statements that apply a group of prepared mutations (see [`group_statements`]) to
+    /// the ctldb's own copy, with bound parameters (the ledger carries literals for the hosts;
+    /// the system of record never depends on our escaping).
+    ///
+    /// Upserts replace the row with the same primary key and nothing else: a unique secondary
+    /// index that another row already holds the value of refuses the write
+    /// ([`CtldbError::Duplicate`]). So no `REPLACE INTO` here (it would delete that other row):
+    /// SQLite and PostgreSQL `INSERT ... ON CONFLICT (key) DO UPDATE`; MySQL, whose `ON
+    /// DUPLICATE KEY UPDATE` would update whichever row holds any unique value, deletes the
+    /// keys and inserts. The ledger keeps ctlstore's `REPLACE INTO`: on hosts it meets no
+    /// conflict the ctldb did not refuse first.
+    fn ctldb_statements(&self, group: &[&Prepared]) -> Vec<(String, Vec<Bound>)> {
         let first = group[0];
         let t = &first.table;
         let quoted = |s: &str| {
@@ -256,26 +268,53 @@ impl Ctldb {
             out
         };
         let table = quoted(&t.ldb_name());
-        if first.delete {
-            let terms: Vec<String> = t
-                .key_fields
+        let key_match = format!(
+            "({})",
+            t.key_fields
                 .iter()
                 .map(|k| format!("{} = ?", quoted(k.as_str())))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        );
+        if first.delete {
+            let values = group
+                .iter()
+                .flat_map(|p| bound(&p.values, t, true))
                 .collect();
-            return self.sql(&format!(
-                "DELETE FROM {table} WHERE {}",
-                terms.join(" AND ")
-            ));
+            return vec![(
+                self.sql(&format!("DELETE FROM {table} WHERE {key_match}")),
+                values,
+            )];
         }
         let columns: Vec<String> = t.fields.iter().map(|f| quoted(f.name.as_str())).collect();
         let row = format!("({})", vec!["?"; columns.len()].join(", "));
         let rows = vec![row.as_str(); group.len()].join(", ");
-        let sql = match self.dialect() {
-            Dialect::Sqlite | Dialect::Mysql => format!(
-                "REPLACE INTO {table} ({}) VALUES {rows}",
-                columns.join(", ")
-            ),
-            Dialect::Postgres => {
+        let insert = format!("INSERT INTO {table} ({}) VALUES {rows}", columns.join(", "));
+        let row_values: Vec<Bound> = group
+            .iter()
+            .flat_map(|p| bound(&p.values, t, false))
+            .collect();
+        match self.dialect() {
+            Dialect::Mysql => {
+                let matches = vec![key_match.as_str(); group.len()].join(" OR ");
+                let keys = group
+                    .iter()
+                    .flat_map(|p| {
+                        t.key_fields.iter().filter_map(|k| {
+                            let i = t.fields.iter().position(|f| &f.name == k)?;
+                            Some(bind(&p.values[i].value, t.fields[i].field_type))
+                        })
+                    })
+                    .collect();
+                vec![
+                    (
+                        self.sql(&format!("DELETE FROM {table} WHERE {matches}")),
+                        keys,
+                    ),
+                    (self.sql(&insert), row_values),
+                ]
+            }
+            Dialect::Sqlite | Dialect::Postgres => {
                 let keys: Vec<String> = t.key_fields.iter().map(|k| quoted(k.as_str())).collect();
                 let updates: Vec<String> = t
                     .fields
@@ -288,14 +327,43 @@ impl Ctldb {
                 } else {
                     format!("UPDATE SET {}", updates.join(", "))
                 };
-                format!(
-                    "INSERT INTO {table} ({}) VALUES {rows} ON CONFLICT ({}) DO {action}",
-                    columns.join(", "),
-                    keys.join(", ")
-                )
+                vec![(
+                    self.sql(&format!(
+                        "{insert} ON CONFLICT ({}) DO {action}",
+                        keys.join(", ")
+                    )),
+                    row_values,
+                )]
             }
-        };
-        self.sql(&sql)
+        }
+    }
+}
+
+/// A prepared row's (or key's, for a delete) values as bound parameters.
+fn bound(values: &[FieldValue], t: &Table, delete: bool) -> Vec<Bound> {
+    let fields: Vec<FieldType> = if delete {
+        t.key_columns().map(|f| f.field_type).collect()
+    } else {
+        t.fields.iter().map(|f| f.field_type).collect()
+    };
+    values
+        .iter()
+        .zip(fields)
+        .map(|(value, field_type)| bind(&value.value, field_type))
+        .collect()
+}
+
+/// One value as a bound parameter; a NULL is typed by its column.
+fn bind(value: &Value, field_type: FieldType) -> Bound {
+    match (value, field_type) {
+        (Value::Null, FieldType::Integer) => Bound::NullInt,
+        (Value::Null, FieldType::Decimal) => Bound::NullReal,
+        (Value::Null, FieldType::Binary | FieldType::Bytestring) => Bound::NullBytes,
+        (Value::Null, _) => Bound::NullText,
+        (Value::Integer(i), _) => Bound::Int(*i),
+        (Value::Real(f), _) => Bound::Real(*f),
+        (Value::Text(s), _) => Bound::Text(s.clone()),
+        (Value::Bytes(b), _) => Bound::Bytes(b.clone()),
     }
 }
 

@@ -233,6 +233,16 @@ mysql_test! {
         assert!(client.put(format!("{base}/families/fam/tables/things")).json(&json!({"fields": [["extra", "integer"]]})).send().await.expect("add").status().is_success());
         let more = json!({"mutations": [{"table": "things", "values": {"k": "f", "tag": "Ag==", "n": 6, "d": 1e300, "body": "x", "data": null, "extra": 7}}]});
         writer.mutate_ok("fam", &more).await;
+        // Secondary indexes (issue 18): ctlstore's reflector applies them like any DDL.
+        let indexes = format!("{base}/families/fam/tables/things/indexes");
+        for body in [json!({"name": "by_n", "fields": ["n"], "unique": true}), json!({"name": "by_k_d", "fields": ["k", "d"]})] {
+            assert!(client.post(&indexes).json(&body).send().await.expect("index").status().is_success());
+        }
+        let dup = json!({"mutations": [{"table": "things", "values": {"k": "g", "tag": "Ag==", "n": 6, "d": 0.5, "body": "dup", "data": null, "extra": null}}]});
+        assert_eq!(writer.mutate("fam", &dup).await.0, reqwest::StatusCode::CONFLICT, "n is unique");
+        assert!(client.delete(format!("{indexes}/by_k_d")).send().await.expect("drop").status().is_success());
+        let g = json!({"mutations": [{"table": "things", "values": {"k": "g", "tag": "Ag==", "n": 8, "d": 0.5, "body": "g", "data": null, "extra": null}}]});
+        writer.mutate_ok("fam", &g).await;
 
         // Our reflector.
         let dir = tempfile::tempdir().expect("tempdir");
@@ -295,7 +305,10 @@ mysql_test! {
         until("our reflector", 30, async || (status.applied_seq() >= last).then_some(())).await;
         let q = r#"SELECT * FROM fam___things ORDER BY "k", "tag""#;
         assert_eq!(sqlite_rows(&theirs, q), sqlite_rows(&ours, q), "ctlstore's algorithm and ours build the same LDB");
-        assert_eq!(sqlite_rows(&theirs, q).len(), 5);
+        assert_eq!(sqlite_rows(&theirs, q).len(), 6);
+        let i = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name";
+        assert_eq!(sqlite_rows(&theirs, i), sqlite_rows(&ours, i), "the same indexes");
+        assert_eq!(sqlite_rows(&ours, i).len(), 1, "by_n, not the dropped by_k_d");
         assert!(applied >= 10);
         db.cleanup().await;
     }

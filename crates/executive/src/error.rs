@@ -57,10 +57,13 @@ impl From<CtldbError> for ApiError {
             | CtldbError::Rejected { .. } => StatusCode::BAD_REQUEST,
             CtldbError::FamilyNotFound(_)
             | CtldbError::TableNotFound(_)
+            | CtldbError::IndexNotFound(_)
             | CtldbError::LimitNotFound(_) => StatusCode::NOT_FOUND,
             CtldbError::FamilyExists
             | CtldbError::TableExists
             | CtldbError::ColumnExists(_)
+            | CtldbError::IndexExists(_)
+            | CtldbError::Duplicate { .. }
             | CtldbError::WriterExists
             | CtldbError::CookieConflict => StatusCode::CONFLICT,
             CtldbError::WriterNotFound => StatusCode::UNAUTHORIZED,

@@ -10,7 +10,7 @@
 use ctlstore_schema::limits::{
     MAX_COOKIE_BYTES, MAX_MUTATIONS_PER_REQUEST, MAX_REQUEST_BODY_BYTES,
 };
-use ctlstore_schema::{NameKind, TYPE_MAP};
+use ctlstore_schema::{MAX_INDEX_FIELDS, NameKind, TYPE_MAP};
 use serde_json::{Map, Value, json};
 
 use crate::routes::ROUTES;
@@ -95,6 +95,27 @@ fn doc(method: &str, path: &str) -> Doc {
         ),
         ("DELETE", "/families/{familyName}/tables/{tableName}") => d(
             "Drop a table (needs destructive changes enabled).",
+            None,
+            empty_ok(),
+            &[400, 401, 404],
+            true,
+        ),
+        ("GET", "/families/{familyName}/tables/{tableName}/indexes") => d(
+            "List a table's secondary indexes.",
+            None,
+            json_ok(reference("IndexList")),
+            &[400, 401, 404],
+            true,
+        ),
+        ("POST", "/families/{familyName}/tables/{tableName}/indexes") => d(
+            "Create a secondary index: appends CREATE [UNIQUE] INDEX to the ledger. A unique index the rows already break is a 409.",
+            Some(json_body(reference("IndexDefinition"))),
+            empty_ok(),
+            &[400, 401, 404, 409],
+            true,
+        ),
+        ("DELETE", "/families/{familyName}/tables/{tableName}/indexes/{indexName}") => d(
+            "Drop a secondary index: appends DROP INDEX IF EXISTS to the ledger.",
             None,
             empty_ok(),
             &[400, 401, 404],
@@ -393,6 +414,11 @@ fn components() -> Value {
         .filter(|t| t.key_allowed)
         .map(|t| t.api_name)
         .collect();
+    let index_types: Vec<&str> = TYPE_MAP
+        .iter()
+        .filter(|t| t.field_type.index_allowed())
+        .map(|t| t.api_name)
+        .collect();
     let key_value = json!({
         "description": format!("One key value: an integer for an integer field, a string for a string field, standard base64 for a bytestring field (key fields are of the types {}).", key_types.join(", ")),
         "anyOf": [{"type": "integer", "format": "int64"}, {"type": "string"}]});
@@ -403,6 +429,17 @@ fn components() -> Value {
             "FamilyName": NameKind::Family.json_schema(),
             "TableName": NameKind::Table.json_schema(),
             "FieldName": NameKind::Field.json_schema(),
+            "IndexName": NameKind::Index.json_schema(),
+            "IndexDefinition": {"type": "object", "required": ["name", "fields"], "additionalProperties": false, "properties": {
+                "name": {"$ref": "#/components/schemas/IndexName"},
+                "fields": {"type": "array", "minItems": 1, "maxItems": MAX_INDEX_FIELDS, "uniqueItems": true, "items": {"$ref": "#/components/schemas/FieldName"},
+                    "description": format!("The indexed fields, in order; of the types {}.", index_types.join(", "))},
+                "unique": {"type": "boolean", "default": false}},
+                "example": {"name": "by_email", "fields": ["email"], "unique": false}},
+            "IndexList": {"type": "object", "required": ["family", "table", "indexes"], "properties": {
+                "family": {"$ref": "#/components/schemas/FamilyName"},
+                "table": {"$ref": "#/components/schemas/TableName"},
+                "indexes": {"type": "array", "items": {"$ref": "#/components/schemas/IndexDefinition"}}}},
             "WriterName": NameKind::Writer.json_schema(),
             "FieldType": {"type": "string", "enum": field_types},
             "FieldPair": {"type": "array", "minItems": 2, "maxItems": 2,
@@ -515,6 +552,7 @@ fn path_parameter(name: &str) -> Value {
     let kind = match name {
         "familyName" => NameKind::Family,
         "tableName" => NameKind::Table,
+        "indexName" => NameKind::Index,
         _ => NameKind::Writer,
     };
     json!({"name": name, "in": "path", "required": true, "schema": kind.json_schema()})

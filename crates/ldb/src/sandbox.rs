@@ -2,7 +2,8 @@
 //! if that is compromised, this is what stands between it and code execution on every host.
 //!
 //! Allowed: reading anything in `main`; inserting, updating and deleting rows of `family___table`
-//! tables; creating, altering and dropping `family___table` tables and their indexes. Everything
+//! tables; creating, altering and dropping `family___table` tables, and their indexes named
+//! `family___table___index` (the executive's secondary indexes). Everything
 //! else is refused: `ATTACH`/`DETACH`, `PRAGMA`, triggers, views, virtual tables, transaction
 //! statements, savepoints, `ANALYZE`/`REINDEX`, temporary objects, and every function outside a
 //! short list of deterministic ones (so `load_extension`, `readfile`, `random`, clock functions
@@ -14,7 +15,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ctlstore_schema::parse_ldb_table_name;
+use ctlstore_schema::{parse_ldb_index_name, parse_ldb_table_name};
 use rusqlite::Connection;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 
@@ -137,9 +138,43 @@ fn judge(ctx: &AuthContext<'_>) -> Result<(), String> {
         | AuthAction::Update { table_name, .. } => family_table(table_name),
         AuthAction::CreateTable { table_name }
         | AuthAction::DropTable { table_name }
-        | AuthAction::AlterTable { table_name, .. }
-        | AuthAction::CreateIndex { table_name, .. }
-        | AuthAction::DropIndex { table_name, .. } => family_table(table_name),
+        | AuthAction::AlterTable { table_name, .. } => family_table(table_name),
+        // The executive's secondary indexes (issue 18): `family___table___index` on its own
+        // table, and no other index (SQLite's own `sqlite_autoindex_*` for a primary key are
+        // made by CREATE TABLE, which reports no CreateIndex).
+        AuthAction::CreateIndex {
+            index_name,
+            table_name,
+        }
+        | AuthAction::DropIndex {
+            index_name,
+            table_name,
+        } => {
+            family_table(table_name)?;
+            let autoindex = index_name
+                .strip_prefix("sqlite_autoindex_")
+                .and_then(|rest| rest.strip_prefix(table_name))
+                .and_then(|rest| rest.strip_prefix('_'))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if autoindex || parse_ldb_index_name(table_name, index_name).is_some() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "index '{index_name}' is not named {table_name}___<index>"
+                ))
+            }
+        }
+        // CREATE INDEX builds the new index (SQLite reports it as a reindex of that index).
+        AuthAction::Reindex { index_name }
+            if index_name
+                .rsplit_once(ctlstore_schema::LDB_TABLE_DELIMITER)
+                .is_some_and(|(table, _)| {
+                    parse_ldb_table_name(table).is_some()
+                        && parse_ldb_index_name(table, index_name).is_some()
+                }) =>
+        {
+            Ok(())
+        }
         AuthAction::Pragma { pragma_name, .. } => {
             Err(format!("PRAGMA {pragma_name} is not allowed"))
         }

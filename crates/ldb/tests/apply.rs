@@ -249,6 +249,51 @@ fn the_sandbox_refuses_anything_but_family_tables() {
     .expect("normal entries still apply");
 }
 
+/// Secondary indexes (issue 18): the executive's `family___table___index` statements apply,
+/// and no other index does.
+#[test]
+fn the_sandbox_allows_exactly_the_executives_indexes() {
+    let (_dir, mut ldb) = setup();
+    ldb.apply(&[entry(1, CREATE)]).expect("create");
+    let hostile = [
+        r#"CREATE INDEX evil ON family1___table1 ("field2")"#,
+        r#"CREATE INDEX family1___table2___by_f ON family1___table1 ("field2")"#,
+        r#"CREATE INDEX family1___table1___by_f ON family1___table1 (readfile('/etc/passwd'))"#,
+        r#"CREATE INDEX family1___table1___by_f ON family1___table1 ("field2") WHERE random() > 0"#,
+        r#"CREATE INDEX family1___table1___by__f ON family1___table1 ("field2")"#,
+    ];
+    for statement in hostile {
+        let err = ldb.apply(&[entry(2, statement)]).expect_err(statement);
+        assert!(err.is_poison(), "{statement}: {err}");
+        assert_eq!(ldb.seq(), 1, "{statement}");
+    }
+    ldb.apply(&[
+        entry(
+            2,
+            r#"CREATE UNIQUE INDEX family1___table1___by_f ON family1___table1 ("field2")"#,
+        ),
+        entry(
+            3,
+            r#"REPLACE INTO family1___table1 ("field1","field2") VALUES(1,'a')"#,
+        ),
+        entry(
+            4,
+            r#"CREATE INDEX family1___table1___pair ON family1___table1 ("field2","field1")"#,
+        ),
+        entry(5, "DROP INDEX IF EXISTS family1___table1___pair"),
+    ])
+    .expect("the executive's index statements");
+    let c = reader(&ldb);
+    let indexes: Vec<String> = c
+        .prepare("SELECT name FROM pragma_index_list('family1___table1') WHERE origin = 'c' ORDER BY name")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(indexes, ["family1___table1___by_f"]);
+}
+
 /// Found by fuzzing (`fuzz/fuzz_targets/schema_json.rs`): a family name may end with `_`, and
 /// its tables (`abc____tbl`) were not recognised as family tables, so the sandbox refused the
 /// ledger's own statements for them and the reflector halted.

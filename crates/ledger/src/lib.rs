@@ -16,5 +16,6 @@ mod render;
 pub use entry::{BEGIN_MARKER, COMMIT_MARKER, LedgerEntry, Statement};
 pub use literal::{Literal, push_literal, push_quoted_identifier, sql_literal};
 pub use render::{
-    add_column, clear_table, create_table, delete_row, drop_table, statement_too_large, upsert_row,
+    add_column, clear_table, create_index, create_table, delete_row, drop_index, drop_table,
+    statement_too_large, upsert_row,
 };

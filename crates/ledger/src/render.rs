@@ -5,7 +5,7 @@
 //! session runs with `ANSI_QUOTES`) and for PostgreSQL (table name quoted, no trailing `;`).
 
 use ctlstore_schema::limits::MAX_DML_BYTES;
-use ctlstore_schema::{Dialect, Field, Table};
+use ctlstore_schema::{Dialect, Field, Index, IndexName, Table, ldb_index_name};
 
 use crate::literal::{Literal, push_quoted_identifier};
 
@@ -50,6 +50,48 @@ pub fn add_column(ldb_name: &str, field: &Field, dialect: Dialect) -> String {
 pub fn drop_table(ldb_name: &str, dialect: Dialect) -> String {
     let mut s = String::from("DROP TABLE IF EXISTS ");
     push_table_name(&mut s, ldb_name, dialect);
+    s
+}
+
+/// `CREATE [UNIQUE] INDEX family___table___index ON family___table ("f1","f2")` (issue 18's
+/// secondary indexes; ctlstore's reflector applies it like any DDL).
+pub fn create_index(ldb_name: &str, index: &Index, dialect: Dialect) -> String {
+    let mut s = String::from(if index.unique {
+        "CREATE UNIQUE INDEX "
+    } else {
+        "CREATE INDEX "
+    });
+    push_table_name(&mut s, &ldb_index_name(ldb_name, &index.name), dialect);
+    s.push_str(" ON ");
+    push_table_name(&mut s, ldb_name, dialect);
+    s.push_str(" (");
+    for (i, field) in index.fields.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_quoted_identifier(&mut s, field.as_str());
+    }
+    s.push(')');
+    s
+}
+
+/// `DROP INDEX IF EXISTS family___table___index` (MySQL: `DROP INDEX ... ON family___table`,
+/// which has no `IF EXISTS` before MariaDB 10.1.4 and not at all in MySQL 8).
+pub fn drop_index(ldb_name: &str, index: &IndexName, dialect: Dialect) -> String {
+    let sql_name = ldb_index_name(ldb_name, index);
+    let mut s = String::new();
+    match dialect {
+        Dialect::Mysql => {
+            s.push_str("DROP INDEX ");
+            push_table_name(&mut s, &sql_name, dialect);
+            s.push_str(" ON ");
+            push_table_name(&mut s, ldb_name, dialect);
+        }
+        Dialect::Sqlite | Dialect::Postgres => {
+            s.push_str("DROP INDEX IF EXISTS ");
+            push_table_name(&mut s, &sql_name, dialect);
+        }
+    }
     s
 }
 

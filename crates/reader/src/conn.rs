@@ -57,6 +57,20 @@ impl Conn {
         self.query(family, table, key, exact, crate::value::row_values)
     }
 
+    /// Rows whose first `values.len()` columns of the secondary index `index` equal `values`,
+    /// in index order.
+    pub fn rows_by_index<T>(
+        &mut self,
+        family: &str,
+        table: &str,
+        index: &str,
+        values: &[Key],
+        map: impl FnMut(&rusqlite::Row<'_>, &[String], &TableMeta) -> Result<T, ReaderError>,
+    ) -> Result<Vec<T>, ReaderError> {
+        let meta = self.meta.get_index(&self.conn, family, table, index)?;
+        self.run(meta, values, false, map)
+    }
+
     // PERFORMANCE-CRITICAL PATH: every read comes through here.
     fn query<T>(
         &mut self,
@@ -64,9 +78,19 @@ impl Conn {
         table: &str,
         key: &[Key],
         exact: bool,
-        mut map: impl FnMut(&rusqlite::Row<'_>, &[String], &TableMeta) -> Result<T, ReaderError>,
+        map: impl FnMut(&rusqlite::Row<'_>, &[String], &TableMeta) -> Result<T, ReaderError>,
     ) -> Result<Vec<T>, ReaderError> {
         let meta = self.meta.get(&self.conn, family, table)?;
+        self.run(meta, key, exact, map)
+    }
+
+    fn run<T>(
+        &mut self,
+        meta: Arc<TableMeta>,
+        key: &[Key],
+        exact: bool,
+        mut map: impl FnMut(&rusqlite::Row<'_>, &[String], &TableMeta) -> Result<T, ReaderError>,
+    ) -> Result<Vec<T>, ReaderError> {
         check_key(&meta, key, exact)?;
         let sql = if exact {
             &meta.point_sql

@@ -91,6 +91,8 @@ pub enum ReaderError {
     Name(#[from] ctlstore_schema::NameError),
     #[error("Table not found: {0}")]
     TableNotFound(String),
+    #[error("Index not found: {0}")]
+    IndexNotFound(String),
     #[error("table {0} has no primary key")]
     NoPrimaryKey(String),
     #[error("table {table} has {expected} key fields, {got} given")]
@@ -281,6 +283,44 @@ impl Reader {
         self.pool
             .with(|c| c.get_row(family, table, prefix, false))
             .map(Vec::into_iter)
+    }
+
+    /// Every row whose first `values.len()` fields of the secondary index `index` equal
+    /// `values` (prefix semantics, as for the primary key), ordered by the index then the key.
+    /// The index is one the executive made (`POST /families/{f}/tables/{t}/indexes`).
+    ///
+    /// ```no_run
+    /// # use ctlstore_reader::{Key, Reader};
+    /// # let reader = Reader::open("/var/spool/ctlstore/ldb.db")?;
+    /// #[derive(serde::Deserialize)]
+    /// struct User { id: i64, email: String }
+    /// let users: Vec<User> = reader.rows_by_index("demo", "users", "by_email", &[Key::from("a@b.c")])?;
+    /// # Ok::<(), ctlstore_reader::ReaderError>(())
+    /// ```
+    pub fn rows_by_index<T: serde::de::DeserializeOwned>(
+        &self,
+        family: &str,
+        table: &str,
+        index: &str,
+        values: &[Key],
+    ) -> Result<Vec<T>, ReaderError> {
+        self.pool.with(|c| {
+            c.rows_by_index(family, table, index, values, |row, names, meta| {
+                crate::de::from_row(row, names, &meta.name)
+            })
+        })
+    }
+
+    /// Like [`Reader::rows_by_index`], as column → value maps.
+    pub fn rows_by_index_values(
+        &self,
+        family: &str,
+        table: &str,
+        index: &str,
+        values: &[Key],
+    ) -> Result<Vec<Row>, ReaderError> {
+        self.pool
+            .with(|c| c.rows_by_index(family, table, index, values, crate::value::row_values))
     }
 
     /// How stale this host is: now minus the leader timestamp of the last applied entry.

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ctlstore_schema::{FamilyName, FieldType, TableName, ldb_table_name};
+use ctlstore_schema::{
+    FamilyName, FieldType, IndexName, TableName, ldb_index_name, ldb_table_name,
+};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::ReaderError;
@@ -42,6 +44,20 @@ impl TableMeta {
         }
     }
 
+    /// A secondary index of `table` read like a key: `keys` are the index's columns and
+    /// `prefix_sql` its scans.
+    fn for_index(table: &TableMeta, index: &str, columns: Vec<(String, FieldType)>) -> TableMeta {
+        let prefix_sql = sql::index_selects(&table.name, index, &columns, &table.keys);
+        TableMeta {
+            point_sql: prefix_sql[columns.len()].clone(),
+            prefix_sql,
+            name: table.name.clone(),
+            keys: columns,
+            columns: Mutex::new(Vec::new()),
+            byte_columns: table.byte_columns.clone(),
+        }
+    }
+
     pub fn is_byte_column(&self, name: &str) -> bool {
         self.byte_columns.iter().any(|c| c == name)
     }
@@ -52,6 +68,8 @@ impl TableMeta {
 #[derive(Default)]
 pub(crate) struct MetaCache {
     tables: HashMap<String, HashMap<String, Arc<TableMeta>>>,
+    /// Secondary indexes by their SQL name (`family___table___index`).
+    indexes: HashMap<String, Arc<TableMeta>>,
     schema_version: Option<i64>,
 }
 
@@ -59,13 +77,14 @@ impl MetaCache {
     /// Forgets everything (a query failed: the table may have changed under us).
     pub fn clear(&mut self) {
         self.tables.clear();
+        self.indexes.clear();
     }
 
     /// Drops cached metadata when the schema changed (a table dropped and re-created).
     pub fn check_schema(&mut self, conn: &Connection) -> Result<(), ReaderError> {
         let version: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
         if self.schema_version.is_some_and(|v| v != version) {
-            self.tables.clear();
+            self.clear();
         }
         self.schema_version = Some(version);
         Ok(())
@@ -86,6 +105,55 @@ impl MetaCache {
             .entry(family.to_string())
             .or_default()
             .insert(table.to_string(), meta.clone());
+        Ok(meta)
+    }
+}
+
+impl MetaCache {
+    /// The index `index` of `family.table` as a [`TableMeta`] whose keys are the index's
+    /// columns, from the cache or else the catalog.
+    pub fn get_index(
+        &mut self,
+        conn: &Connection,
+        family: &str,
+        table: &str,
+        index: &str,
+    ) -> Result<Arc<TableMeta>, ReaderError> {
+        let table_meta = self.get(conn, family, table)?;
+        let sql_name = ldb_index_name(&table_meta.name, &IndexName::new(index)?);
+        if let Some(m) = self.indexes.get(&sql_name) {
+            return Ok(m.clone());
+        }
+        let owner: Option<String> = conn
+            .query_row(sql::INDEX_TABLE, [&sql_name], |r| r.get(0))
+            .optional()?;
+        if owner.as_deref() != Some(table_meta.name.as_str()) {
+            return Err(ReaderError::IndexNotFound(format!(
+                "{family}.{table}.{index}"
+            )));
+        }
+        let names: Vec<String> = conn
+            .prepare_cached(sql::INDEX_COLUMNS)?
+            .query_map([&sql_name], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let types: Vec<(String, String)> = conn
+            .prepare_cached(sql::ALL_COLUMNS)?
+            .query_map([&table_meta.name], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let columns = names
+            .into_iter()
+            .map(|n| {
+                let declared = types
+                    .iter()
+                    .find(|(c, _)| *c == n)
+                    .map(|(_, t)| t.as_str())
+                    .unwrap_or_default();
+                let field_type = field_type_of(declared);
+                (n, field_type)
+            })
+            .collect();
+        let meta = Arc::new(TableMeta::for_index(&table_meta, &sql_name, columns));
+        self.indexes.insert(sql_name, meta.clone());
         Ok(meta)
     }
 }

@@ -41,6 +41,39 @@ pub(crate) fn prefix_selects(table: &str, keys: &[(String, FieldType)]) -> Vec<S
         .collect()
 }
 
+/// Index scans (`INDEXED BY`: the index is used or the statement fails, never a silent full
+/// scan) by the number of index columns given, ordered by the index columns then the key.
+pub(crate) fn index_selects(
+    table: &str,
+    index: &str,
+    columns: &[(String, FieldType)],
+    keys: &[(String, FieldType)],
+) -> Vec<String> {
+    let order: Vec<String> = columns
+        .iter()
+        .chain(keys.iter().filter(|k| !columns.iter().any(|c| c.0 == k.0)))
+        .map(|(k, _)| quoted(k))
+        .collect();
+    let order = order.join(", ");
+    (0..=columns.len())
+        .map(|n| {
+            format!(
+                "SELECT * FROM {} INDEXED BY {}{} ORDER BY {order}",
+                quoted(table),
+                quoted(index),
+                filter(columns, n)
+            )
+        })
+        .collect()
+}
+
+/// The columns of an index, in index order (expressions have no name and are skipped).
+pub(crate) const INDEX_COLUMNS: &str =
+    "SELECT name FROM pragma_index_info(?1) WHERE name IS NOT NULL ORDER BY seqno";
+/// The table an index belongs to.
+pub(crate) const INDEX_TABLE: &str =
+    "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = ?1";
+
 /// ` WHERE k1 = ? AND ...` on the first `n` key columns; empty for none.
 fn filter(keys: &[(String, FieldType)], n: usize) -> String {
     keys.iter()
@@ -69,6 +102,20 @@ mod tests {
         assert_eq!(
             point_select("fam___t", &keys()),
             r#"SELECT * FROM "fam___t" WHERE "customer" = ? AND "na""me" = ?"#
+        );
+    }
+
+    #[test]
+    fn index_scans_use_the_index_and_order_by_it_then_the_key() {
+        let sql = index_selects(
+            "fam___t",
+            "fam___t___by_x",
+            &[("x".into(), FieldType::String)],
+            &keys(),
+        );
+        assert_eq!(
+            sql[1],
+            r#"SELECT * FROM "fam___t" INDEXED BY "fam___t___by_x" WHERE "x" = ? ORDER BY "x", "customer", "na""me""#
         );
     }
 

@@ -29,6 +29,15 @@ pub enum SchemaError {
     UnknownField { table: String, field: String },
     #[error("Missing field {field}")]
     MissingField { field: String },
+    #[error("{0}")]
+    IndexFields(String),
+    #[error("Fields of type '{field_type}' cannot be indexed (field '{field}')")]
+    IndexTypeNotAllowed {
+        field: String,
+        field_type: FieldType,
+    },
+    #[error("index name {sql_name} is longer than {max} characters: choose a shorter index name")]
+    IndexNameTooLong { sql_name: String, max: usize },
 }
 
 impl SchemaError {
@@ -44,7 +53,10 @@ impl SchemaError {
             | SchemaError::MissingField { field: f }
             | SchemaError::UnknownField { field: f, .. }
             | SchemaError::UnknownType { field: f, .. }
-            | SchemaError::KeyTypeNotAllowed { field: f, .. } => Some(f),
+            | SchemaError::KeyTypeNotAllowed { field: f, .. }
+            | SchemaError::IndexTypeNotAllowed { field: f, .. } => Some(f),
+            SchemaError::IndexFields(_) => Some("fields"),
+            SchemaError::IndexNameTooLong { .. } => Some("name"),
         }
     }
 }

@@ -14,6 +14,7 @@ mod dialect;
 mod error;
 mod executive_url;
 mod field_type;
+mod index;
 pub mod limits;
 mod names;
 mod spelling;
@@ -24,9 +25,12 @@ pub use dialect::Dialect;
 pub use error::SchemaError;
 pub use executive_url::executive_base_url;
 pub use field_type::{FieldType, POSTGRES_BYTESTRING_DOMAIN, TYPE_MAP, TypeInfo};
+pub use index::{
+    Index, MAX_INDEX_FIELDS, MAX_INDEX_IDENTIFIER, ldb_index_name, parse_ldb_index_name,
+};
 pub use names::{
-    FamilyName, FieldName, LDB_TABLE_DELIMITER, NameError, NameKind, NameProblem, TableName,
-    WriterName, WriterSecret, ldb_table_name, parse_ldb_table_name,
+    FamilyName, FieldName, IndexName, LDB_TABLE_DELIMITER, NameError, NameKind, NameProblem,
+    TableName, WriterName, WriterSecret, ldb_table_name, parse_ldb_table_name,
 };
 pub use spelling::{FieldValue, Spelling, go_float_text};
 pub use table::{Field, Table, parse_fields};

@@ -17,6 +17,7 @@ pub enum NameKind {
     Field,
     Writer,
     Secret,
+    Index,
 }
 
 impl NameKind {
@@ -28,6 +29,7 @@ impl NameKind {
             NameKind::Field => "field",
             NameKind::Writer => "writer",
             NameKind::Secret => "secret",
+            NameKind::Index => "index",
         }
     }
 
@@ -39,6 +41,7 @@ impl NameKind {
             NameKind::Field => (1, 64),
             NameKind::Writer => (3, 50),
             NameKind::Secret => (3, 100),
+            NameKind::Index => (3, 50),
         }
     }
 }
@@ -53,7 +56,9 @@ impl NameKind {
     pub fn pattern(self) -> Option<&'static str> {
         match self {
             // A letter, then letters, digits and single underscores: no `__` anywhere.
-            NameKind::Family | NameKind::Table => Some("^[A-Za-z](_?[A-Za-z0-9])*_?$"),
+            NameKind::Family | NameKind::Table | NameKind::Index => {
+                Some("^[A-Za-z](_?[A-Za-z0-9])*_?$")
+            }
             NameKind::Field => Some("^[A-Za-z][A-Za-z0-9_]*$"),
             NameKind::Writer | NameKind::Secret => None,
         }
@@ -99,6 +104,9 @@ impl fmt::Display for NameError {
             (NameKind::Table, NameProblem::InvalidCharacters) => {
                 "Table names must be only letters, numbers, and single underscore".to_string()
             }
+            (NameKind::Index, NameProblem::InvalidCharacters) => {
+                "Index names must be only letters, numbers, and single underscore".to_string()
+            }
             (NameKind::Field, NameProblem::InvalidCharacters) => {
                 "Field names must be only letters, numbers, and underscore".to_string()
             }
@@ -129,6 +137,7 @@ fn title(kind: NameKind) -> &'static str {
         NameKind::Field => "Field",
         NameKind::Writer => "Writer",
         NameKind::Secret => "Secret",
+        NameKind::Index => "Index",
     }
 }
 
@@ -151,7 +160,8 @@ fn validate_identifier(kind: NameKind, raw: &str) -> Result<String, NameError> {
         problem,
         name: raw.to_string(),
     };
-    let forbids_double_underscore = matches!(kind, NameKind::Family | NameKind::Table);
+    let forbids_double_underscore =
+        matches!(kind, NameKind::Family | NameKind::Table | NameKind::Index);
     if (forbids_double_underscore && name.contains("__")) || !is_identifier(&name) {
         return Err(err(NameProblem::InvalidCharacters));
     }
@@ -203,6 +213,12 @@ macro_rules! identifier_name {
             }
         }
 
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
         impl AsRef<str> for $ty {
             fn as_ref(&self) -> &str {
                 &self.0
@@ -227,6 +243,11 @@ identifier_name!(
     /// A table name: 3–50 characters, `^[a-z][a-z0-9_]*$`, no `__`.
     TableName,
     NameKind::Table
+);
+identifier_name!(
+    /// A secondary index name: validated like a table name (3–50 characters, no `__`).
+    IndexName,
+    NameKind::Index
 );
 identifier_name!(
     /// A field (column) name: 1–64 characters, `^[a-z][a-z0-9_]*$`.

@@ -45,6 +45,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/families/{familyName}/tables/{tableName}"),
     ("DELETE", "/families/{familyName}/tables/{tableName}"),
     ("POST", "/tables"),
+    ("GET", "/families/{familyName}/tables/{tableName}/indexes"),
+    ("POST", "/families/{familyName}/tables/{tableName}/indexes"),
+    (
+        "DELETE",
+        "/families/{familyName}/tables/{tableName}/indexes/{indexName}",
+    ),
     ("POST", "/families/{familyName}/mutations"),
     ("GET", "/cookie"),
     ("POST", "/cookie"),
@@ -89,6 +95,14 @@ pub fn router(state: AppState) -> Router {
                 .delete(schema_admin::drop_table),
         )
         .route("/tables", post(schema_admin::create_tables))
+        .route(
+            "/families/{familyName}/tables/{tableName}/indexes",
+            get(schema_admin::list_indexes).post(schema_admin::create_index),
+        )
+        .route(
+            "/families/{familyName}/tables/{tableName}/indexes/{indexName}",
+            delete(schema_admin::drop_index),
+        )
         .route(
             "/limits/tables/{familyName}/{tableName}",
             post(limits::set_table_limit).delete(limits::delete_table_limit),

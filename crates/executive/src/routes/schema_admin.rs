@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use ctlstore_ctldb::CtldbError;
-use ctlstore_schema::{FamilyName, Table, TableName, parse_fields};
+use ctlstore_schema::{FamilyName, FieldName, IndexName, Table, TableName, parse_fields};
 use serde::Deserialize;
 use serde_json::Value as Json_;
 
@@ -118,6 +118,70 @@ pub async fn add_fields(
         return Err(ApiError::bad_request("no fields to add").with_field("fields"));
     }
     let seq = state.0.ctldb.add_fields(&family, &table, &fields).await?;
+    state.0.feed.publish(seq);
+    Ok(ok())
+}
+
+/// `{"name": "by_email", "fields": ["email"], "unique": false}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndexBody {
+    name: String,
+    fields: Vec<String>,
+    #[serde(default)]
+    unique: bool,
+}
+
+pub async fn create_index(
+    State(state): State<AppState>,
+    Path((family, table)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let family = path_name("family", &family, FamilyName::new)?;
+    let table = path_name("table", &table, TableName::new)?;
+    let body: IndexBody = parse_json(&body)?;
+    let name = IndexName::new(&body.name)
+        .map_err(|e| ApiError::bad_request(e.to_string()).with_field("name"))?;
+    let fields = body
+        .fields
+        .iter()
+        .map(|f| FieldName::new(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::bad_request(e.to_string()).with_field("fields"))?;
+    let seq = state
+        .0
+        .ctldb
+        .create_index(&family, &table, &name, fields, body.unique)
+        .await?;
+    state.0.feed.publish(seq);
+    Ok(ok())
+}
+
+pub async fn list_indexes(
+    State(state): State<AppState>,
+    Path((family, table)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let family = path_name("family", &family, FamilyName::new)?;
+    let table = path_name("table", &table, TableName::new)?;
+    // 404 for a table that does not exist, not an empty list.
+    state.0.ctldb.table(&family, &table).await?;
+    let indexes = state.0.ctldb.indexes(&family, &table).await?;
+    Ok(Json(serde_json::json!({
+        "family": family.as_str(),
+        "table": table.as_str(),
+        "indexes": indexes,
+    }))
+    .into_response())
+}
+
+pub async fn drop_index(
+    State(state): State<AppState>,
+    Path((family, table, index)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let family = path_name("family", &family, FamilyName::new)?;
+    let table = path_name("table", &table, TableName::new)?;
+    let index = path_name("index", &index, IndexName::new)?;
+    let seq = state.0.ctldb.drop_index(&family, &table, &index).await?;
     state.0.feed.publish(seq);
     Ok(ok())
 }

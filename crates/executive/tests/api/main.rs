@@ -5,6 +5,7 @@
 mod body_limit;
 mod constraints;
 mod feed;
+mod indexes;
 mod limits;
 mod mutations;
 mod ops;
