@@ -1,7 +1,9 @@
-//! `ctlstore get F.T KEY... [--prefix] [--ldb PATH | --sidecar URL]`: rows by key from this
-//! host's LDB (through `reader`), from a sidecar (`POST /get-row-by-key/{f}/{t}`,
+//! `ctlstore get F.T KEY... [--prefix] [--index NAME] [--ldb PATH | --sidecar URL]`: rows by
+//! key from this host's LDB (through `reader`), from a sidecar (`POST /get-row-by-key/{f}/{t}`,
 //! `/get-rows-by-key-prefix/{f}/{t}`), or, by default, from the executive's read routes (the
-//! ctldb itself, consistent with acknowledged writes).
+//! ctldb itself, consistent with acknowledged writes). `--index NAME` reads by a secondary index
+//! instead of the key (`Reader::rows_by_index`, `POST /get-rows-by-index/{f}/{t}/{index}`): a
+//! host's copy only, the LDB or a sidecar.
 //!
 //! Key arguments follow ctlstore-cli's rule: `0x<hex>` is bytes, anything else text, converted
 //! by the key column's type (an `integer` column takes decimal text, a `bytestring` column the
@@ -34,6 +36,10 @@ pub struct GetArgs {
     /// Every row whose leading key values are KEY... (the whole table without KEY).
     #[arg(long)]
     prefix: bool,
+    /// Read by this secondary index: every row whose leading index values are KEY..., in
+    /// index order (needs --ldb or --sidecar).
+    #[arg(long, value_name = "NAME")]
+    index: Option<String>,
     /// Read this LDB file (this host's copy) instead of the executive.
     #[arg(long, value_name = "PATH", conflicts_with = "sidecar")]
     ldb: Option<PathBuf>,
@@ -72,7 +78,14 @@ fn key_arg(arg: &str) -> Result<KeyArg, AdminError> {
 }
 
 pub async fn run(args: GetArgs) -> Result<(), AdminError> {
-    if !args.prefix && args.keys.is_empty() {
+    if args.index.is_some() && args.ldb.is_none() && args.sidecar.is_none() {
+        return Err(AdminError::Usage(
+            "--index reads a host's copy: give --ldb PATH or --sidecar URL".into(),
+        ));
+    }
+    // An index read is a prefix read of the index.
+    let prefix = args.prefix || args.index.is_some();
+    if !prefix && args.keys.is_empty() {
         return Err(AdminError::Usage(
             "give the key values (or --prefix for a range)".into(),
         ));
@@ -83,14 +96,19 @@ pub async fn run(args: GetArgs) -> Result<(), AdminError> {
         .map(|k| key_arg(k))
         .collect::<Result<Vec<_>, _>>()?;
     let out = args.common.output();
-    let rows = if let Some(path) = &args.ldb {
-        from_ldb(path, &args.table, &keys, args.prefix)?
-    } else if let Some(url) = &args.sidecar {
-        from_sidecar(url, &args.table, &keys, args.prefix).await?
-    } else {
-        from_executive(&args.common.client()?, &args.table, &keys, args.prefix).await?
+    let by = match &args.index {
+        Some(index) => By::Index(index),
+        None if prefix => By::Prefix,
+        None => By::Key,
     };
-    if args.prefix {
+    let rows = if let Some(path) = &args.ldb {
+        from_ldb(path, &args.table, &keys, by)?
+    } else if let Some(url) = &args.sidecar {
+        from_sidecar(url, &args.table, &keys, by).await?
+    } else {
+        from_executive(&args.common.client()?, &args.table, &keys, prefix).await?
+    };
+    if prefix {
         print_rows(out, &rows);
         return Ok(());
     }
@@ -120,11 +138,22 @@ fn print_rows(out: Output, rows: &[Row]) {
     }
 }
 
+/// What the key values select.
+#[derive(Debug, Clone, Copy)]
+enum By<'a> {
+    /// The row with this whole primary key.
+    Key,
+    /// Rows by leading primary-key values.
+    Prefix,
+    /// Rows by leading values of this secondary index.
+    Index(&'a str),
+}
+
 fn from_ldb(
     path: &std::path::Path,
     table: &TableRef,
     keys: &[KeyArg],
-    prefix: bool,
+    by: By<'_>,
 ) -> Result<Vec<Row>, AdminError> {
     let reader_error = |source| AdminError::Reader {
         path: path.display().to_string(),
@@ -138,16 +167,18 @@ fn from_ldb(
             KeyArg::Bytes(b) => Key::Bytes(b.clone()),
         })
         .collect();
-    let rows = if prefix {
-        reader
+    let rows = match by {
+        By::Index(index) => reader
+            .rows_by_index_values(&table.family, &table.table, index, &keys)
+            .map_err(reader_error)?,
+        By::Prefix => reader
             .rows_by_key_prefix_values(&table.family, &table.table, &keys)
-            .map_err(reader_error)?
-    } else {
-        reader
+            .map_err(reader_error)?,
+        By::Key => reader
             .get_row(&table.family, &table.table, &keys)
             .map_err(reader_error)?
             .into_iter()
-            .collect()
+            .collect(),
     };
     // The sidecar's conversion, so the LDB and the sidecar print the same rows.
     rows.iter()
@@ -164,15 +195,16 @@ async fn from_sidecar(
     url: &str,
     table: &TableRef,
     keys: &[KeyArg],
-    prefix: bool,
+    by: By<'_>,
 ) -> Result<Vec<Row>, AdminError> {
     let base = ctlstore_schema::executive_base_url(url);
-    let route = if prefix {
-        "get-rows-by-key-prefix"
-    } else {
-        "get-row-by-key"
+    let (family, name) = (&table.family, &table.table);
+    let address = match by {
+        By::Key => format!("{base}/get-row-by-key/{family}/{name}"),
+        By::Prefix => format!("{base}/get-rows-by-key-prefix/{family}/{name}"),
+        By::Index(index) => format!("{base}/get-rows-by-index/{family}/{name}/{index}"),
     };
-    let address = format!("{base}/{route}/{}/{}", table.family, table.table);
+    let prefix = !matches!(by, By::Key);
     let key: Vec<Json> = keys
         .iter()
         .map(|k| match k {

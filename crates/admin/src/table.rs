@@ -1,7 +1,7 @@
-//! `ctlstore table create|describe|list|add-fields|drop|clear`.
+//! `ctlstore table create|describe|list|add-fields|drop|clear|index-create|indexes|index-drop`.
 
 use clap::{Args, Subcommand};
-use ctlstore_client::{Client, TableDefinition, TableInfo};
+use ctlstore_client::{Client, IndexDefinition, TableDefinition, TableInfo};
 use serde_json::json;
 
 use crate::output::{aligned, bytes};
@@ -57,6 +57,31 @@ enum TableVerb {
         /// FAMILY.TABLE
         table: TableRef,
     },
+    /// Create a secondary index: `table index-create demo.users by_email --field email --unique`.
+    IndexCreate {
+        /// FAMILY.TABLE
+        table: TableRef,
+        /// The index name (like a table name).
+        name: String,
+        /// An indexed column, in index order (string, integer or bytestring columns).
+        #[arg(long = "field", value_name = "NAME", required = true)]
+        fields: Vec<String>,
+        /// Refuse writes that would give two rows the same values (409).
+        #[arg(long)]
+        unique: bool,
+    },
+    /// List a table's secondary indexes.
+    Indexes {
+        /// FAMILY.TABLE
+        table: TableRef,
+    },
+    /// Drop a secondary index.
+    IndexDrop {
+        /// FAMILY.TABLE
+        table: TableRef,
+        /// The index name.
+        name: String,
+    },
 }
 
 fn pairs(fields: &[FieldDef]) -> Vec<(String, String)> {
@@ -107,6 +132,50 @@ pub async fn run(args: TableArgs) -> Result<(), AdminError> {
             out.result(
                 &json!({"table": table.to_string(), "dropped": true}),
                 || format!("dropped table {table}"),
+            );
+        }
+        TableVerb::IndexCreate {
+            table,
+            name,
+            fields,
+            unique,
+        } => {
+            let index = IndexDefinition {
+                name,
+                fields,
+                unique,
+            };
+            client
+                .create_index(&table.family, &table.table, &index)
+                .await?;
+            out.result(
+                &json!({"table": table.to_string(), "index": index.name, "created": true}),
+                || format!("created index {} of {table}", index.name),
+            );
+        }
+        TableVerb::Indexes { table } => {
+            let indexes = client.indexes(&table.family, &table.table).await?;
+            out.result(&json!(indexes), || {
+                let cells: Vec<Vec<String>> = indexes
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.name.clone(),
+                            i.fields.join(", "),
+                            if i.unique { "yes" } else { "no" }.to_string(),
+                        ]
+                    })
+                    .collect();
+                aligned(&["INDEX", "FIELDS", "UNIQUE"], &cells)
+            });
+        }
+        TableVerb::IndexDrop { table, name } => {
+            client
+                .drop_index(&table.family, &table.table, &name)
+                .await?;
+            out.result(
+                &json!({"table": table.to_string(), "index": name, "dropped": true}),
+                || format!("dropped index {name} of {table}"),
             );
         }
         TableVerb::Clear { table } => {

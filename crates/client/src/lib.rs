@@ -41,7 +41,9 @@ pub use error::ClientError;
 pub use ledger::{Health, LedgerEntry, LedgerPage};
 pub use limits::{RateLimit, SizeLimit, TableLimit, TableLimits, WriterLimit, WriterLimits};
 pub use reads::RowsPage;
-pub use schema::{FamilySummary, FamilyTables, TableDefinition, TableInfo, TableSchema};
+pub use schema::{
+    FamilySummary, FamilyTables, IndexDefinition, TableDefinition, TableInfo, TableSchema,
+};
 pub use writers::{Mutation, MutationBatch, WriterCredentials, WriterSummary};
 
 /// How long one request may take, unless the call says otherwise (a long-poll waits longer).

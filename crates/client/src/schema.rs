@@ -1,7 +1,8 @@
 //! Families and tables: creating them (`POST /families/{f}`, `POST/PUT/DELETE
 //! /families/{f}/tables/{t}`), clearing rows (`DELETE /clear-rows/...`), their schemas
 //! (`GET /schema/table/{f}/{t}`, `GET /schema/family/{f}`) and the operators' listings
-//! (`GET /families`, `GET /families/{f}/tables`).
+//! (`GET /families`, `GET /families/{f}/tables`), and secondary indexes
+//! (`/families/{f}/tables/{t}/indexes`).
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,21 @@ pub struct FamilyTables {
     pub tables: Vec<TableInfo>,
 }
 
+/// A secondary index of a table (issue 18): `POST /families/{f}/tables/{t}/indexes` takes it,
+/// `GET` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDefinition {
+    pub name: String,
+    pub fields: Vec<String>,
+    #[serde(default)]
+    pub unique: bool,
+}
+
+#[derive(Deserialize)]
+struct Indexes {
+    indexes: Vec<IndexDefinition>,
+}
+
 #[derive(Deserialize)]
 struct Families {
     families: Vec<FamilySummary>,
@@ -137,6 +153,44 @@ impl Client {
     pub async fn clear_table(&self, family: &str, table: &str) -> Result<(), ClientError> {
         let url = self.url(&["clear-rows", "families", family, "tables", table]);
         self.call("clear table", self.request(Method::DELETE, url))
+            .await
+    }
+
+    /// `POST /families/{f}/tables/{t}/indexes`.
+    pub async fn create_index(
+        &self,
+        family: &str,
+        table: &str,
+        index: &IndexDefinition,
+    ) -> Result<(), ClientError> {
+        let url = self.url(&["families", family, "tables", table, "indexes"]);
+        let body = json_body(index)?;
+        self.call("create index", self.json(Method::POST, url, body))
+            .await
+    }
+
+    /// `GET /families/{f}/tables/{t}/indexes`.
+    pub async fn indexes(
+        &self,
+        family: &str,
+        table: &str,
+    ) -> Result<Vec<IndexDefinition>, ClientError> {
+        let url = self.url(&["families", family, "tables", table, "indexes"]);
+        let answer: Indexes = self
+            .fetch("list indexes", self.request(Method::GET, url))
+            .await?;
+        Ok(answer.indexes)
+    }
+
+    /// `DELETE /families/{f}/tables/{t}/indexes/{index}`.
+    pub async fn drop_index(
+        &self,
+        family: &str,
+        table: &str,
+        index: &str,
+    ) -> Result<(), ClientError> {
+        let url = self.url(&["families", family, "tables", table, "indexes", index]);
+        self.call("drop index", self.request(Method::DELETE, url))
             .await
     }
 

@@ -710,6 +710,48 @@ async fn get_ledger_and_status_from_ldb_sidecar_and_executive() {
     ];
     args.extend(WRITER);
     run(&ex, &args).await.ok();
+    // A secondary index (issue 18), made and listed with the CLI.
+    for (name, field, unique) in [("by_name", "name", false), ("by_data", "data", true)] {
+        let mut args = vec![
+            "table",
+            "index-create",
+            "demo.things",
+            name,
+            "--field",
+            field,
+        ];
+        if unique {
+            args.push("--unique");
+        }
+        run(&ex, &args).await.ok();
+    }
+    run(
+        &ex,
+        &[
+            "table",
+            "index-create",
+            "demo.things",
+            "by_x",
+            "--field",
+            "nope",
+        ],
+    )
+    .await
+    .fails_with("nope");
+    let listed = run(&ex, &["table", "indexes", "demo.things", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        listed,
+        json!([{"name": "by_data", "fields": ["data"], "unique": true},
+               {"name": "by_name", "fields": ["name"], "unique": false}])
+    );
+    run(&ex, &["table", "index-drop", "demo.things", "by_data"])
+        .await
+        .ok();
+    run(&ex, &["table", "index-drop", "demo.things", "by_data"])
+        .await
+        .fails_with("Index not found");
 
     // This host's LDB: the ledger applied, as a reflector would.
     let statements = ex.statements(0).await;
@@ -756,6 +798,26 @@ async fn get_ledger_and_status_from_ldb_sidecar_and_executive() {
     run(&ex, &["get", "demo.nope", "1", "--sidecar", &sidecar])
         .await
         .fails_with("Table not found");
+    // By the secondary index, from a host's copy.
+    for source in [
+        vec!["--ldb", ldb.as_str()],
+        vec!["--sidecar", sidecar.as_str()],
+    ] {
+        let mut args = vec!["get", "demo.things", "--index", "by_name", "two", "--json"];
+        args.extend(&source);
+        let rows = run(&ex, &args).await.json_lines();
+        assert_eq!(
+            rows,
+            [json!({"id": 2, "name": "two", "data": null})],
+            "{source:?}"
+        );
+        let mut args = vec!["get", "demo.things", "--index", "by_nothing", "--json"];
+        args.extend(&source);
+        run(&ex, &args).await.fails_with("Index not found");
+    }
+    run(&ex, &["get", "demo.things", "--index", "by_name", "two"])
+        .await
+        .fails_with("--ldb PATH or --sidecar URL");
 
     // The ledger: tail, status.
     let tail = run(&ex, &["ledger", "tail", "--after", "0", "--json"])

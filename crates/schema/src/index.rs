@@ -25,9 +25,10 @@ pub struct Index {
 
 impl Index {
     /// Checks an index definition against its table: 1–16 distinct fields of the table, each of
-    /// a type every backend indexes whole (not `text` or `binary`: MySQL could only index a
-    /// prefix of those, and PostgreSQL refuses rows whose value is too large for its index);
-    /// the SQL name fits every backend.
+    /// a type a primary key may have (string, integer, bytestring: every backend indexes them
+    /// whole, where MySQL could only index a prefix of `text` or `binary` and PostgreSQL
+    /// refuses rows too large for its index; and readers look them up with the same typed keys
+    /// as primary keys); the SQL name fits every backend.
     pub fn new(
         table: &Table,
         name: IndexName,
@@ -87,9 +88,9 @@ pub fn parse_ldb_index_name(ldb_table: &str, sql_name: &str) -> Option<IndexName
 }
 
 impl FieldType {
-    /// Whether a field of this type may be part of a secondary index.
+    /// Whether a field of this type may be part of a secondary index: the key types.
     pub fn index_allowed(self) -> bool {
-        !matches!(self, FieldType::Text | FieldType::Binary)
+        self.info().key_allowed
     }
 }
 
@@ -128,7 +129,11 @@ mod tests {
     fn definitions_are_checked_against_the_table() {
         let t = table();
         let name = IndexName::new("by_email").expect("name");
-        assert!(Index::new(&t, name.clone(), fields(&["email", "score"]), true).is_ok());
+        assert!(Index::new(&t, name.clone(), fields(&["email", "id"]), true).is_ok());
+        assert!(matches!(
+            Index::new(&t, name.clone(), fields(&["score"]), false),
+            Err(SchemaError::IndexTypeNotAllowed { .. })
+        ));
         assert!(matches!(
             Index::new(&t, name.clone(), vec![], false),
             Err(SchemaError::IndexFields(_))

@@ -53,14 +53,39 @@ fn unavailable() -> (u16, Value) {
     )
 }
 
-/// A family or table name in a path: ctlstore's rule (`^[a-z][a-z0-9_]*$` without `__`, upper
+/// A family, table or index name in a path: ctlstore's rule (`^[a-z][a-z0-9_]*$` without `__`, upper
 /// case accepted and lower-cased), pattern and lengths from the schema crate.
 fn name_parameter(name: &str) -> Value {
     let kind = match name {
         "familyName" => NameKind::Family,
+        "indexName" => NameKind::Index,
         _ => NameKind::Table,
     };
     json!({"name": name, "in": "path", "required": true, "schema": kind.json_schema()})
+}
+
+/// A read of several rows by leading values (of the key or of an index).
+fn rows_doc(summary: &'static str, not_found: &'static str) -> Doc {
+    Doc {
+        summary,
+        body: Some(key_body()),
+        responses: vec![
+            (
+                200,
+                json_response(
+                    "The rows (`[]` when none).",
+                    json!({"type": "array", "items": reference("Row")}),
+                ),
+            ),
+            bad_request(),
+            (404, error(not_found)),
+            (
+                416,
+                empty("More rows than the sidecar's `max-rows` (empty body)."),
+            ),
+            unavailable(),
+        ],
+    }
 }
 
 fn doc(method: &str, path: &str) -> Doc {
@@ -90,26 +115,14 @@ fn doc(method: &str, path: &str) -> Doc {
                 unavailable(),
             ],
         },
-        ("POST", "/get-rows-by-key-prefix/{familyName}/{tableName}") => Doc {
-            summary: "The rows whose primary key starts with these parts, in key order (an empty key: every row).",
-            body: Some(key_body()),
-            responses: vec![
-                (
-                    200,
-                    json_response(
-                        "The rows (`[]` when none).",
-                        json!({"type": "array", "items": reference("Row")}),
-                    ),
-                ),
-                bad_request(),
-                (404, error("No such table.")),
-                (
-                    416,
-                    empty("More rows than the sidecar's `max-rows` (empty body)."),
-                ),
-                unavailable(),
-            ],
-        },
+        ("POST", "/get-rows-by-key-prefix/{familyName}/{tableName}") => rows_doc(
+            "The rows whose primary key starts with these parts, in key order (an empty key: every row).",
+            "No such table.",
+        ),
+        ("POST", "/get-rows-by-index/{familyName}/{tableName}/{indexName}") => rows_doc(
+            "The rows whose first fields of the secondary index equal these parts, in index order (an empty key: every row). The index is one the executive made.",
+            "No such table or index.",
+        ),
         ("GET", "/watch/{familyName}/{tableName}") => Doc {
             summary: "The host's change feed for a table as NDJSON (docs/watch.md): one line per applied batch, keepalives every 10 s; query `after=SEQ` (default: now) and `prefix=JSON array`. Needs the reflector's -change-feed.",
             body: None,

@@ -49,6 +49,11 @@ pub const ROUTES: &[Route] = &[
         serve: || post(get_rows_by_key_prefix),
     },
     Route {
+        method: "POST",
+        path: "/get-rows-by-index/{familyName}/{tableName}/{indexName}",
+        serve: || post(get_rows_by_index),
+    },
+    Route {
         method: "GET",
         path: "/watch/{familyName}/{tableName}",
         serve: || get(crate::watch::watch),
@@ -140,6 +145,7 @@ fn error(status: StatusCode, message: String, field: Option<&str>) -> Response {
 fn reader_error(e: ReaderError) -> Response {
     match e {
         ReaderError::TableNotFound(_) => error(StatusCode::NOT_FOUND, e.to_string(), Some("table")),
+        ReaderError::IndexNotFound(_) => error(StatusCode::NOT_FOUND, e.to_string(), Some("index")),
         ReaderError::Name(n) => error(
             StatusCode::BAD_REQUEST,
             n.to_string(),
@@ -244,6 +250,26 @@ async fn get_rows_by_key_prefix(
         Err(bad) => return bad.into_response(),
     };
     match s.reader.rows_by_key_prefix_values(&family, &table, &key) {
+        Ok(rows) if s.max_rows > 0 && rows.len() > s.max_rows => {
+            StatusCode::RANGE_NOT_SATISFIABLE.into_response()
+        }
+        Ok(rows) => json_line(json::rows_json(&rows)),
+        Err(e) => reader_error(e),
+    }
+}
+
+/// The rows whose first fields of a secondary index equal the body's key parts (the body is
+/// the key-prefix read's), in index order.
+async fn get_rows_by_index(
+    State(s): State<AppState>,
+    Path((family, table, index)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let key = match keys(&body) {
+        Ok(k) => k,
+        Err(bad) => return bad.into_response(),
+    };
+    match s.reader.rows_by_index_values(&family, &table, &index, &key) {
         Ok(rows) if s.max_rows > 0 && rows.len() > s.max_rows => {
             StatusCode::RANGE_NOT_SATISFIABLE.into_response()
         }

@@ -39,6 +39,7 @@ async fn start(max_rows: usize, with_data: bool) -> Sidecar {
             e(4, r#"REPLACE INTO fam___things ("name","id","data","score") VALUES('b',1,x'00',2)"#),
             e(5, r#"CREATE TABLE fam___blobkeys ("key" BLOB(255), "value" VARCHAR(191), PRIMARY KEY("key"));"#),
             e(6, r#"REPLACE INTO fam___blobkeys ("key","value") VALUES(x'deadbeef','test-value')"#),
+            e(7, r#"CREATE INDEX fam___things___by_id ON fam___things ("id")"#),
         ])
         .expect("apply");
     }
@@ -206,6 +207,93 @@ async fn rows_by_key_prefix() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "at max-rows is fine");
+}
+
+#[tokio::test]
+async fn rows_by_index() {
+    let s = start(0, true).await;
+    let ids = |body: &str| -> Vec<(Value, Value)> {
+        json(body)
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| (r["name"].clone(), r["id"].clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (status, _, body) = s
+        .post(
+            "/get-rows-by-index/fam/things/by_id",
+            json!({"key": [{"value": 1}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ids(&body), [(json!("a"), json!(1)), (json!("b"), json!(1))]);
+    let (_, _, all) = s
+        .post("/get-rows-by-index/fam/things/by_id", json!({"key": []}))
+        .await;
+    assert_eq!(
+        ids(&all),
+        [
+            (json!("a"), json!(1)),
+            (json!("b"), json!(1)),
+            (json!("a"), json!(2))
+        ],
+        "index order (id), then the primary key (name, id)"
+    );
+    let (status, _, none) = s
+        .post(
+            "/get-rows-by-index/fam/things/by_id",
+            json!({"key": [{"value": 7}]}),
+        )
+        .await;
+    assert_eq!((status, none.trim()), (StatusCode::OK, "[]"));
+    for (path, body, status, field) in [
+        (
+            "/get-rows-by-index/fam/things/by_nothing",
+            json!({"key": []}),
+            StatusCode::NOT_FOUND,
+            "index",
+        ),
+        (
+            "/get-rows-by-index/fam/nosuch/by_score",
+            json!({"key": []}),
+            StatusCode::NOT_FOUND,
+            "table",
+        ),
+        (
+            "/get-rows-by-index/fam/things/bad__index",
+            json!({"key": []}),
+            StatusCode::BAD_REQUEST,
+            "index",
+        ),
+        (
+            "/get-rows-by-index/fam/things/by_id",
+            json!({"key": [{"value": 1}, {"value": "a"}]}),
+            StatusCode::BAD_REQUEST,
+            "key",
+        ),
+        (
+            "/get-rows-by-index/fam/things/by_id",
+            json!({"key": [{"value": "one"}]}),
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
+    ] {
+        let (got, _, text) = s.post(path, body.clone()).await;
+        assert_eq!(got, status, "{path} {body}: {text}");
+        assert_eq!(json(&text)["field"], json!(field), "{path} {body}: {text}");
+    }
+    let limited = start(2, true).await;
+    let (status, _, _) = limited
+        .post("/get-rows-by-index/fam/things/by_id", json!({"key": []}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "more than max-rows"
+    );
 }
 
 #[tokio::test]
@@ -432,7 +520,7 @@ async fn openapi_matches_the_routes() {
         }
     }
     assert_eq!(documented, ctlstore_sidecar::ROUTES.len());
-    assert_eq!(documented, 10, "the sidecar has 10 operations");
+    assert_eq!(documented, 11, "the sidecar has 11 operations");
     let r = s
         .client
         .get(format!("{}/no-such-route", s.base))

@@ -6,11 +6,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ctlstore_schema::{FamilyName, TableName};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use super::{ok, parse_json, path_name, writer_name};
+use super::{ok, parse_json, path_table, writer_name};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -50,8 +49,7 @@ pub async fn set_table_limit(
     Path((family, table)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let family = path_name("family", &family, FamilyName::new)?;
-    let table = path_name("table", &table, TableName::new)?;
+    let (family, table) = path_table(&family, &table)?;
     let body: TableLimitBody = parse_json(&body)?;
     if body.max_size < 0 || body.warn_size < 0 {
         return Err(ApiError::bad_request("sizes must not be negative").with_field("max-size"));
@@ -74,8 +72,7 @@ pub async fn delete_table_limit(
     State(state): State<AppState>,
     Path((family, table)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let family = path_name("family", &family, FamilyName::new)?;
-    let table = path_name("table", &table, TableName::new)?;
+    let (family, table) = path_table(&family, &table)?;
     state.0.ctldb.delete_table_limit(&family, &table).await?;
     refresh_sizes(&state).await;
     Ok(ok())

@@ -286,6 +286,18 @@ pub(crate) fn path_name<T>(
     parse(raw).map_err(|e| ApiError::bad_request(format!("sanitize {kind}: {e}")).with_field(kind))
 }
 
+/// The family and table of a `/{familyName}/{tableName}` path, each 400 naming itself when
+/// invalid.
+pub(crate) fn path_table(
+    family: &str,
+    table: &str,
+) -> ApiResult<(ctlstore_schema::FamilyName, ctlstore_schema::TableName)> {
+    Ok((
+        path_name("family", family, ctlstore_schema::FamilyName::new)?,
+        path_name("table", table, ctlstore_schema::TableName::new)?,
+    ))
+}
+
 /// A writer name from a path, 400 naming `writer` when invalid.
 pub(crate) fn writer_name(raw: &str) -> ApiResult<WriterName> {
     WriterName::new(raw).map_err(|e| ApiError::bad_request(e.to_string()).with_field("writer"))

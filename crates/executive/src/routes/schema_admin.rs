@@ -10,7 +10,7 @@ use ctlstore_schema::{FamilyName, FieldName, IndexName, Table, TableName, parse_
 use serde::Deserialize;
 use serde_json::Value as Json_;
 
-use super::{ok, parse_json, path_name};
+use super::{ok, parse_json, path_name, path_table};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -111,8 +111,7 @@ pub async fn add_fields(
     body: Bytes,
 ) -> ApiResult<Response> {
     let body: TableBody = parse_json(&body)?;
-    let family = path_name("family", &family, FamilyName::new)?;
-    let table = path_name("table", &table, TableName::new)?;
+    let (family, table) = path_table(&family, &table)?;
     let fields = parse_fields(&field_pairs(&body.fields)?).map_err(CtldbError::from)?;
     if fields.is_empty() {
         return Err(ApiError::bad_request("no fields to add").with_field("fields"));
@@ -137,8 +136,7 @@ pub async fn create_index(
     Path((family, table)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let family = path_name("family", &family, FamilyName::new)?;
-    let table = path_name("table", &table, TableName::new)?;
+    let (family, table) = path_table(&family, &table)?;
     let body: IndexBody = parse_json(&body)?;
     let name = IndexName::new(&body.name)
         .map_err(|e| ApiError::bad_request(e.to_string()).with_field("name"))?;
@@ -161,8 +159,7 @@ pub async fn list_indexes(
     State(state): State<AppState>,
     Path((family, table)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let family = path_name("family", &family, FamilyName::new)?;
-    let table = path_name("table", &table, TableName::new)?;
+    let (family, table) = path_table(&family, &table)?;
     // 404 for a table that does not exist, not an empty list.
     state.0.ctldb.table(&family, &table).await?;
     let indexes = state.0.ctldb.indexes(&family, &table).await?;
@@ -178,8 +175,7 @@ pub async fn drop_index(
     State(state): State<AppState>,
     Path((family, table, index)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
-    let family = path_name("family", &family, FamilyName::new)?;
-    let table = path_name("table", &table, TableName::new)?;
+    let (family, table) = path_table(&family, &table)?;
     let index = path_name("index", &index, IndexName::new)?;
     let seq = state.0.ctldb.drop_index(&family, &table, &index).await?;
     state.0.feed.publish(seq);
@@ -193,8 +189,7 @@ pub async fn drop_table(
     if !state.0.config.enable_destructive_schema_changes {
         return Err(ApiError::bad_request("Dropping tables is not enabled."));
     }
-    let family = path_name("family", &family, FamilyName::new)?;
-    let table = path_name("table", &table, TableName::new)?;
+    let (family, table) = path_table(&family, &table)?;
     let seq = state
         .0
         .ctldb
@@ -212,8 +207,7 @@ pub async fn clear_table(
     if !state.0.config.enable_destructive_schema_changes {
         return Err(ApiError::bad_request("Clearing tables is not enabled."));
     }
-    let family = path_name("family", &family, FamilyName::new)?;
-    let table = path_name("table", &table, TableName::new)?;
+    let (family, table) = path_table(&family, &table)?;
     let seq = state
         .0
         .ctldb
@@ -262,8 +256,7 @@ pub async fn table_schema(
     State(state): State<AppState>,
     Path((family, table)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let family = path_name("family", &family, FamilyName::new)?;
-    let table = path_name("table", &table, TableName::new)?;
+    let (family, table) = path_table(&family, &table)?;
     match state.0.ctldb.reload_table(&family, &table).await {
         Ok(t) => Ok(Json(t.as_ref().clone()).into_response()),
         Err(CtldbError::TableNotFound(_)) => Err(ApiError::new(

@@ -2,7 +2,9 @@
 //! exactly the SQLite statements; a unique index refuses a duplicate with a 409 and nothing of
 //! the refused batch lands; bad definitions are 4xx naming the field.
 
-use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive, backend_tests};
+use ctlstore_testkit::{
+    Backend, SchemaDef, TableDef, TestDb, TestExecutive, WriterClient, backend_tests,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -26,10 +28,11 @@ const USERS: TableDef = TableDef {
 
 const PATH: &str = "/families/fam/tables/users/indexes";
 
-async fn indexes_are_created_listed_and_dropped(backend: Backend) {
+/// An executive on a new database with `fam.users` and the writer `writer1`.
+async fn start(backend: Backend) -> (TestDb, TestExecutive, WriterClient) {
     let db = TestDb::create(backend).await;
     let s = TestExecutive::start(&db.url).await;
-    let _writer = s
+    let writer = s
         .register(&SchemaDef {
             family: "fam",
             tables: &[USERS],
@@ -37,6 +40,11 @@ async fn indexes_are_created_listed_and_dropped(backend: Backend) {
             secret: "secret1",
         })
         .await;
+    (db, s, writer)
+}
+
+async fn indexes_are_created_listed_and_dropped(backend: Backend) {
+    let (db, s, _writer) = start(backend).await;
     let head = s.head().await;
     let create = |body: Value| s.call(Method::POST, PATH, Some(body));
     assert_eq!(
@@ -181,16 +189,7 @@ async fn indexes_are_created_listed_and_dropped(backend: Backend) {
 }
 
 async fn unique_indexes_refuse_duplicates(backend: Backend) {
-    let db = TestDb::create(backend).await;
-    let s = TestExecutive::start(&db.url).await;
-    let writer = s
-        .register(&SchemaDef {
-            family: "fam",
-            tables: &[USERS],
-            writer: "writer1",
-            secret: "secret1",
-        })
-        .await;
+    let (db, s, writer) = start(backend).await;
     let user = |id: i64, email: &str| json!({"table": "users", "values": {"id": id, "email": email, "grp": 1, "bio": "x"}});
     writer
         .mutate_ok(
