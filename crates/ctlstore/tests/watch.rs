@@ -235,6 +235,20 @@ async fn watch_sees_every_batch_once_in_order_across_reflector_kills() {
         .await
         .expect("request");
     assert_eq!(bad.status(), 400);
+    // The retention, reported: every batch since the feed started (nothing pruned at 1,000,000).
+    let retention: Value = reqwest::get(format!("{sidecar}/feed"))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    let changes: usize = expected.iter().map(|e| e.len()).sum();
+    assert_eq!(retention["changes"], json!(changes), "{retention}");
+    assert_eq!(retention["bootstrapped"], Value::Null, "{retention}");
+    assert!(
+        retention["newest"].as_i64() > retention["since"].as_i64(),
+        "{retention}"
+    );
 
     // Nothing more: no batch twice.
     assert!(

@@ -55,3 +55,33 @@ pub fn read_feed_meta(conn: &Connection, name: &str) -> rusqlite::Result<Option<
     )
     .optional()
 }
+
+/// What the feed holds now: [`read_feed_retention`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedRetention {
+    /// Every batch after this seq is held.
+    pub since: i64,
+    /// The newest batch held (`since` when none is).
+    pub newest: i64,
+    /// Changed rows held (the retention bound counts these).
+    pub changes: i64,
+    /// The snapshot's seq, when the LDB was restored from one.
+    pub bootstrapped: Option<i64>,
+}
+
+/// The feed's retention; `Err` when the LDB has no feed.
+pub fn read_feed_retention(conn: &Connection) -> rusqlite::Result<FeedRetention> {
+    let since = read_feed_meta(conn, META_SINCE)?.unwrap_or_default();
+    let bootstrapped = read_feed_meta(conn, META_BOOTSTRAPPED)?;
+    let (newest, changes): (Option<i64>, i64) = conn.query_row(
+        &format!("SELECT MAX(seq), COUNT(*) FROM {FEED_TABLE}"),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(FeedRetention {
+        since,
+        newest: newest.unwrap_or(since).max(since),
+        changes,
+        bootstrapped,
+    })
+}

@@ -27,8 +27,8 @@ pub use bookkeeping::{
     read_last_update, read_seq, set_last_update,
 };
 pub use feed::{
-    FEED_META_TABLE, FEED_TABLE, META_BOOTSTRAPPED, META_SINCE, create_feed, mark_bootstrapped,
-    read_feed_meta,
+    FEED_META_TABLE, FEED_TABLE, FeedRetention, META_BOOTSTRAPPED, META_SINCE, create_feed,
+    mark_bootstrapped, read_feed_meta, read_feed_retention,
 };
 pub use files::{SQLITE_SIDE_SUFFIXES, lock_path, wal_path};
 pub use timestamp::{bounded_timestamp, format_timestamp, go_timestamp, parse_timestamp};

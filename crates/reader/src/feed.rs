@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 
 use crate::{Reader, ReaderError};
 
+pub use ctlstore_ldb_layout::FeedRetention;
 use ctlstore_ldb_layout::{FEED_TABLE, META_BOOTSTRAPPED, META_SINCE, read_feed_meta};
 
 /// How often an idle iterator looks for a new batch.
@@ -97,6 +98,19 @@ impl Reader {
             checked_since: false,
             opened: None,
         }
+    }
+}
+
+impl Reader {
+    /// What the change feed holds now: the seq it starts after, its newest batch, how many
+    /// changed rows it keeps, and the snapshot it was bootstrapped from.
+    /// [`ReaderError::FeedDisabled`] when the reflector runs without `-change-feed`.
+    pub fn feed_retention(&self) -> Result<FeedRetention, ReaderError> {
+        let conn = Connection::open_with_flags(
+            self.path(),
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        ctlstore_ldb_layout::read_feed_retention(&conn).map_err(|_| ReaderError::FeedDisabled)
     }
 }
 

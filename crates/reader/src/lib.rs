@@ -52,7 +52,7 @@ pub use ctlstore_schema::Value;
 /// The name rules a read is checked against ([`ReaderError::Name`] carries them), for callers
 /// that describe them (the sidecar's OpenAPI document) without depending on the schema crate.
 pub use ctlstore_schema::{NameError, NameKind};
-pub use feed::{Change, Changes, DEFAULT_FEED_POLL, FeedEvent, feed_event_json};
+pub use feed::{Change, Changes, DEFAULT_FEED_POLL, FeedEvent, FeedRetention, feed_event_json};
 pub use key::Key;
 pub use layouts::{ROTATION_PERIODS, RotatingReader, VersionedReader};
 use pool::Pool;

@@ -123,6 +123,25 @@ fn doc(method: &str, path: &str) -> Doc {
             "The rows whose first fields of the secondary index equal these parts, in index order (an empty key: every row). The index is one the executive made.",
             "No such table or index.",
         ),
+        ("GET", "/feed") => Doc {
+            summary: "What the host's change feed holds (docs/watch.md): `since` (every batch after it is held), `newest`, `changes` (rows held; the reflector's -change-feed bounds it) and `bootstrapped` (the snapshot's seq, or null).",
+            body: None,
+            responses: vec![
+                (
+                    200,
+                    json_response(
+                        "The retention.",
+                        json!({"type": "object", "required": ["since", "newest", "changes", "bootstrapped"], "properties": {
+                            "since": {"type": "integer"}, "newest": {"type": "integer"}, "changes": {"type": "integer"},
+                            "bootstrapped": {"type": "integer", "nullable": true}}}),
+                    ),
+                ),
+                (
+                    404,
+                    error("The LDB has no change feed (its reflector runs without -change-feed)."),
+                ),
+            ],
+        },
         ("GET", "/watch/{familyName}/{tableName}") => Doc {
             summary: "The host's change feed for a table as NDJSON (docs/watch.md): one line per applied batch, keepalives every 10 s; query `after=SEQ` (default: now) and `prefix=JSON array`. Needs the reflector's -change-feed.",
             body: None,

@@ -55,6 +55,11 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/feed",
+        serve: || get(feed_retention),
+    },
+    Route {
+        method: "GET",
         path: "/watch/{familyName}/{tableName}",
         serve: || get(crate::watch::watch),
     },
@@ -274,6 +279,21 @@ async fn get_rows_by_index(
             StatusCode::RANGE_NOT_SATISFIABLE.into_response()
         }
         Ok(rows) => json_line(json::rows_json(&rows)),
+        Err(e) => reader_error(e),
+    }
+}
+
+/// What the change feed holds: `{"since", "newest", "changes", "bootstrapped"}`.
+async fn feed_retention(State(s): State<AppState>) -> Response {
+    match s.reader.feed_retention() {
+        Ok(r) => Json(json!({
+            "since": r.since,
+            "newest": r.newest,
+            "changes": r.changes,
+            "bootstrapped": r.bootstrapped,
+        }))
+        .into_response(),
+        Err(e @ ReaderError::FeedDisabled) => error(StatusCode::NOT_FOUND, e.to_string(), None),
         Err(e) => reader_error(e),
     }
 }

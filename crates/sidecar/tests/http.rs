@@ -520,7 +520,7 @@ async fn openapi_matches_the_routes() {
         }
     }
     assert_eq!(documented, ctlstore_sidecar::ROUTES.len());
-    assert_eq!(documented, 11, "the sidecar has 11 operations");
+    assert_eq!(documented, 12, "the sidecar has 12 operations");
     let r = s
         .client
         .get(format!("{}/no-such-route", s.base))

@@ -194,6 +194,11 @@ fn feed_says_bootstrapped(ldb: &Path, snapshot_seq: i64) {
         "{from_snapshot:?}"
     );
     assert_eq!(ids(&from_snapshot), (40..60).collect::<Vec<_>>());
+    let retention = reader.feed_retention().expect("retention");
+    assert_eq!(retention.since, snapshot_seq);
+    assert_eq!(retention.bootstrapped, Some(snapshot_seq));
+    assert_eq!(retention.changes, 20);
+    assert!(retention.newest > snapshot_seq);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
