@@ -17,6 +17,8 @@ use crate::error::{Cause, DbFault};
 #[derive(Debug, PartialEq, Eq)]
 enum Class {
     Unavailable,
+    /// The transaction was aborted for another's sake: run it again.
+    Aborted,
     Rejected {
         field: Option<String>,
     },
@@ -37,6 +39,10 @@ pub(crate) fn classify(e: sqlx::Error) -> CtldbError {
     let source = DbFault::new(Cause::Driver(e));
     match class {
         Class::Unavailable => CtldbError::Unavailable { source },
+        Class::Aborted => CtldbError::Aborted {
+            attempts: 1,
+            source,
+        },
         Class::Rejected { field } => CtldbError::Rejected {
             field,
             reason,
@@ -124,6 +130,9 @@ fn sqlite_column(message: &str) -> Option<String> {
 /// MySQL and MariaDB by error number, then by SQLSTATE class.
 fn mysql(number: u16, sqlstate: &str, message: &str) -> Class {
     match number {
+        // Deadlock (also how Galera reports a certification conflict or a brute-force abort),
+        // lock wait timeout.
+        1213 | 1205 => Class::Aborted,
         // Duplicate entry for a unique key.
         1062 | 1586 | 1022 => Class::Duplicate {
             field: mysql_column(message),
@@ -135,7 +144,7 @@ fn mysql(number: u16, sqlstate: &str, message: &str) -> Class {
             field: mysql_column(message),
         },
         // Too many connections, server shutdown, aborted or killed connection, network errors,
-        // lock wait timeout, deadlock, interrupted or timed-out statement, read-only server
+        // interrupted or timed-out statement, read-only server
         // (a failover in progress), out of memory or disk.
         1040
         | 1203
@@ -144,8 +153,6 @@ fn mysql(number: u16, sqlstate: &str, message: &str) -> Class {
         | 1152
         | 1158..=1161
         | 1927
-        | 1205
-        | 1213
         | 1317
         | 1969
         | 3024
@@ -171,11 +178,11 @@ fn mysql_column(message: &str) -> Option<String> {
 /// PostgreSQL by SQLSTATE.
 fn postgres(code: &str, column: Option<&str>, detail: Option<&str>) -> Class {
     match code {
+        // Serialization failure, deadlock.
+        "40001" | "40P01" => Class::Aborted,
         // Admin or crash shutdown, cannot connect now, statement timeout, lock not available,
-        // serialization failure, deadlock, read-only transaction (a standby after failover).
-        "57P01" | "57P02" | "57P03" | "57014" | "55P03" | "40001" | "40P01" | "25006" => {
-            Class::Unavailable
-        }
+        // read-only transaction (a standby after failover).
+        "57P01" | "57P02" | "57P03" | "57014" | "55P03" | "25006" => Class::Unavailable,
         "23505" => Class::Duplicate {
             field: column
                 .map(String::from)
@@ -282,8 +289,11 @@ mod tests {
             mysql(4025, "23000", "CONSTRAINT `c` failed for `db`.`t`"),
             rejected(None)
         );
-        for n in [1040, 1053, 1205, 1213, 1927, 1290] {
+        for n in [1040, 1053, 1927, 1290] {
             assert_eq!(mysql(n, "HY000", "x"), Class::Unavailable, "{n}");
+        }
+        for n in [1205, 1213] {
+            assert_eq!(mysql(n, "40001", "Deadlock found"), Class::Aborted, "{n}");
         }
         assert_eq!(
             mysql(1146, "42S02", "Table 'x' doesn't exist"),
@@ -309,10 +319,11 @@ mod tests {
         );
         assert_eq!(postgres("23514", None, None), rejected(None));
         assert_eq!(postgres("22001", None, None), rejected(None));
-        for code in [
-            "57P01", "57P03", "08006", "08001", "53300", "40P01", "25006",
-        ] {
+        for code in ["57P01", "57P03", "08006", "08001", "53300", "25006"] {
             assert_eq!(postgres(code, None, None), Class::Unavailable, "{code}");
+        }
+        for code in ["40001", "40P01"] {
+            assert_eq!(postgres(code, None, None), Class::Aborted, "{code}");
         }
         assert_eq!(postgres("42P01", None, None), Class::Internal);
         assert_eq!(postgres("XX000", None, None), Class::Internal);

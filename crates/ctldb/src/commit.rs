@@ -120,15 +120,71 @@ async fn run(pool: Pool, mut queue: mpsc::UnboundedReceiver<(Job, Reply)>) {
     }
 }
 
-/// Runs one group; returns the failure that sank the whole group, if one did.
-async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) -> Option<CtldbError> {
+/// Runs one group, again while the database aborts its transaction (see [`retry_aborted`]);
+/// returns the failure that sank the whole group, if one did.
+async fn commit_group(pool: &Pool, mut group: Vec<(Job, Reply)>) -> Option<CtldbError> {
+    let mut attempt = 1;
+    let (outcomes, failure) = loop {
+        let (outcomes, failure) = attempt_group(pool, &group).await;
+        match failure {
+            Some(f) if f.is_aborted() && attempt < ATTEMPTS => {
+                aborted_pause(attempt).await;
+                attempt += 1;
+                // A writer that gave up meanwhile was answered: never run its batch now.
+                group.retain(|(_, reply)| !reply.is_closed());
+                if group.is_empty() {
+                    return None;
+                }
+            }
+            failure => break (outcomes, failure.map(|f| f.after_attempts(attempt))),
+        }
+    };
+    let mut outcomes = outcomes.into_iter();
+    for (_, reply) in group {
+        let answer = match (outcomes.next(), &failure) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(seq)), None) => Ok(seq),
+            (_, Some(failure)) => Err(failure.share()),
+            (None, None) => Err(CtldbError::internal("batch not run")),
+        };
+        let _ = reply.send(answer);
+    }
+    failure
+}
+
+/// How many times a transaction the database aborted (a deadlock, a Galera certification
+/// conflict, a serialization failure) is run in all before its writers get the error.
+pub(crate) const ATTEMPTS: u32 = 6;
+
+/// Waits before attempt `attempt + 1`: 2 ms doubling per attempt (4, 8, ... 64 ms), each with
+/// jitter down to half, so two executives that conflicted do not meet again in step. Counted in
+/// `ctlstore_ctldb_transaction_retries_total`.
+pub(crate) async fn aborted_pause(attempt: u32) {
+    metrics::counter!("ctlstore_ctldb_transaction_retries_total").increment(1);
+    let ceiling = Duration::from_millis(2u64 << attempt.min(10));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let jitter = ceiling.mul_f64(0.5 * f64::from(nanos % 1000) / 1000.0);
+    tokio::time::sleep(ceiling - jitter).await;
+}
+
+/// One attempt at a group: the outcome of each batch, and the failure that sank the whole
+/// transaction (then nothing of it committed, whatever the outcomes say). A batch the database
+/// aborted sinks the attempt: the transaction is gone (MySQL rolls a deadlocked transaction
+/// back entirely), so nothing after it may run in it.
+async fn attempt_group(
+    pool: &Pool,
+    group: &[(Job, Reply)],
+) -> (Vec<Result<i64, CtldbError>>, Option<CtldbError>) {
     let dialect = pool.dialect();
     let single = group.len() == 1;
     let mut outcomes: Vec<Result<i64, CtldbError>> = Vec::with_capacity(group.len());
     let committed: Result<(), CtldbError> = on_pool!(pool, p => {
         async {
             let mut tx = begin_ledger_tx!(p, dialect);
-            for (job, _) in &group {
+            for (job, _) in group {
                 if !single {
                     sqlx::query("SAVEPOINT ctlstore_batch").execute(&mut *tx).await.db()?;
                 }
@@ -209,6 +265,10 @@ async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) -> Option<CtldbErro
                     }
                 }
                 .await;
+                let outcome = match outcome {
+                    Err(e) if e.is_aborted() => return Err(e),
+                    other => other,
+                };
                 if !single {
                     if outcome.is_err() {
                         // Undo this batch only: its rows, ledger entries, cookie and usage.
@@ -232,16 +292,5 @@ async fn commit_group(pool: &Pool, group: Vec<(Job, Reply)>) -> Option<CtldbErro
         }
         .await
     });
-    let failure = committed.err();
-    let mut outcomes = outcomes.into_iter();
-    for (_, reply) in group {
-        let answer = match (outcomes.next(), &failure) {
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok(seq)), None) => Ok(seq),
-            (_, Some(failure)) => Err(failure.share()),
-            (None, None) => Err(CtldbError::internal("batch not run")),
-        };
-        let _ = reply.send(answer);
-    }
-    failure
+    (outcomes, committed.err())
 }

@@ -15,6 +15,7 @@ use ctlstore_schema::{
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::classify::DbResult;
+use crate::commit::{ATTEMPTS, aborted_pause};
 use crate::error::{is_already_exists, is_unique_violation};
 use crate::{Ctldb, CtldbError, Dialect, on_pool};
 
@@ -227,15 +228,18 @@ impl Ctldb {
         let dml = render::clear_table(&current.ldb_name(), self.dialect());
         let insert = self.sql(INSERT_LEDGER);
         let dialect = self.dialect();
-        Ok(on_pool!(self.pool(), p => {
-            let mut tx = begin_ledger_tx!(p, dialect);
-            sqlx::query(AssertSqlSafe(dml)).execute(&mut *tx).await.db()?;
-            sqlx::query(AssertSqlSafe(insert.as_str())).bind(ledger).execute(&mut *tx).await.db()?;
-            let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await.db()?.try_get(0).db()?;
-            // Durable once this commit returns: the rows are gone and the ledger says so.
-            tx.commit().await.db()?;
-            seq.unwrap_or(0)
-        }))
+        retry_aborted(|| async {
+            Ok(on_pool!(self.pool(), p => {
+                let mut tx = begin_ledger_tx!(p, dialect);
+                sqlx::query(AssertSqlSafe(dml.as_str())).execute(&mut *tx).await.db()?;
+                sqlx::query(AssertSqlSafe(insert.as_str())).bind(ledger.as_str()).execute(&mut *tx).await.db()?;
+                let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await.db()?.try_get(0).db()?;
+                // Durable once this commit returns: the rows are gone and the ledger says so.
+                tx.commit().await.db()?;
+                seq.unwrap_or(0)
+            }))
+        })
+        .await
     }
 
     /// Appends `ledger` and runs `ddl` on the ctldb, atomically where the database allows it.
@@ -262,20 +266,43 @@ impl Ctldb {
             .map_err(|e| CtldbError::internal(format!("the schema change task failed: {e}")))?
     }
 
+    /// [`Ctldb::append_ddl`]'s body, run again while the database aborts its transaction (a
+    /// Galera certification conflict on the ledger lock). On MySQL the DDL has committed on its
+    /// own by then, so a later attempt appends only the ledger row.
     async fn append_ddl_to_the_end(&self, ledger: &str, ddl: &str) -> Result<i64, CtldbError> {
+        let mut ddl_done = false;
+        let mut attempt = 1;
+        loop {
+            match self.append_ddl_once(ledger, ddl, &mut ddl_done).await {
+                Err(e) if e.is_aborted() && attempt < ATTEMPTS => {
+                    aborted_pause(attempt).await;
+                    attempt += 1;
+                }
+                other => return other.map_err(|e| e.after_attempts(attempt)),
+            }
+        }
+    }
+
+    async fn append_ddl_once(
+        &self,
+        ledger: &str,
+        ddl: &str,
+        ddl_done: &mut bool,
+    ) -> Result<i64, CtldbError> {
         let insert = self.sql(INSERT_LEDGER);
         let dialect = self.dialect();
         Ok(on_pool!(self.pool(), p => {
             // MySQL: the DDL's own connection is taken before the ledger lock, so writers queued
             // on the lock cannot exhaust the pool while we wait for it.
-            let mut ddl_conn = if dialect == Dialect::Mysql { Some(p.acquire().await.db()?) } else { None };
+            let mut ddl_conn = if dialect == Dialect::Mysql && !*ddl_done { Some(p.acquire().await.db()?) } else { None };
             let mut tx = begin_ledger_tx!(p, dialect);
             sqlx::query(AssertSqlSafe(insert.as_str())).bind(ledger).execute(&mut *tx).await.db()?;
             if let Some(conn) = ddl_conn.as_mut() {
                 // DDL would commit our transaction: run it elsewhere while we hold the lock,
                 // and commit the ledger row only if it worked.
                 sqlx::query(AssertSqlSafe(ddl)).execute(&mut **conn).await.db()?;
-            } else {
+                *ddl_done = true;
+            } else if dialect != Dialect::Mysql {
                 sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await.db()?;
             }
             let seq: Option<i64> = sqlx::query(LAST_SEQ).fetch_one(&mut *tx).await.db()?.try_get(0).db()?;
@@ -284,5 +311,24 @@ impl Ctldb {
             tx.commit().await.db()?;
             seq.unwrap_or(0)
         }))
+    }
+}
+
+/// Runs `attempt` again while the database aborts its transaction (deadlock, certification
+/// conflict, serialization failure): at most [`ATTEMPTS`] times, pausing between.
+async fn retry_aborted<T, F, Fut>(mut attempt: F) -> Result<T, CtldbError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CtldbError>>,
+{
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_aborted() && n < ATTEMPTS => {
+                aborted_pause(n).await;
+                n += 1;
+            }
+            other => return other.map_err(|e| e.after_attempts(n)),
+        }
     }
 }

@@ -73,6 +73,18 @@ pub enum CtldbError {
         #[source]
         source: DbFault,
     },
+    /// The database aborted the transaction so that another could go on: a deadlock, a lock wait
+    /// timeout, a Galera certification conflict, a serialization failure (MySQL 1213, 1205;
+    /// PostgreSQL 40001, 40P01). Nothing of it committed; running it again is the documented
+    /// remedy, and the group committer does, a few times, before answering with this.
+    #[error(
+        "the ctldb aborted the transaction after {attempts} attempts (deadlock, certification conflict or serialization failure): {source}"
+    )]
+    Aborted {
+        attempts: u32,
+        #[source]
+        source: DbFault,
+    },
     /// The ctldb refused the data: a constraint (unique or primary key, not null, check, foreign
     /// key) or a value the column cannot hold (too long, out of range). Fix the request.
     /// `field` is the column, when the database names one.
@@ -129,6 +141,12 @@ impl CtldbError {
         matches!(self, CtldbError::Unavailable { .. })
     }
 
+    /// Whether the database aborted the transaction for another's sake (running it again is
+    /// the remedy): [`CtldbError::Aborted`].
+    pub fn is_aborted(&self) -> bool {
+        matches!(self, CtldbError::Aborted { .. })
+    }
+
     /// An operation that did not finish within `after`.
     pub(crate) fn timed_out(what: &'static str, after: Duration) -> CtldbError {
         CtldbError::Unavailable {
@@ -147,12 +165,21 @@ impl CtldbError {
     pub(crate) fn driver(&self) -> Option<&sqlx::Error> {
         match self {
             CtldbError::Unavailable { source }
+            | CtldbError::Aborted { source, .. }
             | CtldbError::Rejected { source, .. }
             | CtldbError::Internal { source } => match source.0.as_ref() {
                 Cause::Driver(e) => Some(e),
                 _ => None,
             },
             _ => None,
+        }
+    }
+
+    /// An [`CtldbError::Aborted`] marked with the attempts made; anything else as it is.
+    pub(crate) fn after_attempts(self, attempts: u32) -> CtldbError {
+        match self {
+            CtldbError::Aborted { source, .. } => CtldbError::Aborted { attempts, source },
+            other => other,
         }
     }
 
@@ -173,6 +200,10 @@ impl CtldbError {
                 source: source.clone(),
             },
             CtldbError::Internal { source } => CtldbError::Internal {
+                source: source.clone(),
+            },
+            CtldbError::Aborted { attempts, source } => CtldbError::Aborted {
+                attempts: *attempts,
                 source: source.clone(),
             },
             other => CtldbError::internal(other.to_string()),

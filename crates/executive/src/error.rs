@@ -2,7 +2,8 @@
 //! `{"error": "...", "field": "..."}`. ctlstore's 2xx and 4xx codes are kept; the cases it
 //! answers with 500 although the request was at fault get the right 4xx here: a database
 //! constraint the data broke is a 400 (the ctldb crate classifies its own errors, for every
-//! backend), a ctldb that cannot be reached a 503 with `Retry-After`, and only a fault of ours
+//! backend), a ctldb that cannot be reached (or that kept aborting the transaction after the
+//! retries: deadlocks, Galera certification conflicts) a 503 with `Retry-After`, and only a fault of ours
 //! or the database's a 500.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -68,7 +69,7 @@ impl From<CtldbError> for ApiError {
             | CtldbError::CookieConflict => StatusCode::CONFLICT,
             CtldbError::WriterNotFound => StatusCode::UNAUTHORIZED,
             CtldbError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            CtldbError::Unavailable { .. } => {
+            CtldbError::Unavailable { .. } | CtldbError::Aborted { .. } => {
                 tracing::warn!(error = %e, "ctldb unavailable");
                 return ApiError::ctldb_unavailable(&e);
             }
