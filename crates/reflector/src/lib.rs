@@ -49,8 +49,11 @@ pub struct Config {
     pub source: SourceConfig,
     pub ldb: LdbOptions,
     /// How long a gap in the sequence is waited on before the missing seqs are treated as
-    /// skipped (rolled-back appends leave permanent gaps; ctlstore re-reads once, after 1 s).
+    /// skipped (rolled-back appends leave permanent gaps; ctlstore re-reads once, after 1 s),
+    /// under [`GapPolicy::Wait`].
     pub gap_timeout: Duration,
+    /// How gaps are treated; `None`: [`GapPolicy::default_for`] the source.
+    pub gap_policy: Option<GapPolicy>,
     /// Healthy while caught up, or while the last applied entry is at most this old
     /// (ctlstore `-ledger-latency.max-healty-latency`).
     pub max_healthy_latency: Duration,
@@ -70,8 +73,41 @@ impl Config {
             source,
             ldb: LdbOptions::default(),
             gap_timeout: DEFAULT_GAP_TIMEOUT,
+            gap_policy: None,
             max_healthy_latency: DEFAULT_MAX_HEALTHY_LATENCY,
             bootstrap: None,
+        }
+    }
+}
+
+/// What a gap in the ledger's seqs means (docs/decisions/0011-ledger-gaps-are-final.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapPolicy {
+    /// A gap may still fill (an append in flight, as ctlstore's own executive can leave):
+    /// wait `gap_timeout` before skipping it. ctlstore's rule.
+    Wait,
+    /// A gap below a committed entry is permanent: skip it at once. True of every ledger our
+    /// executives write (each append takes its seq under the ledger lock, so commit order is
+    /// seq order), read from the primary or from a replica that applies in commit order.
+    Final,
+}
+
+impl GapPolicy {
+    /// `final` for our executive's feed, `wait` when polling a ctldb directly (which ctlstore's
+    /// own executive may write).
+    pub fn default_for(source: &SourceConfig) -> GapPolicy {
+        match source {
+            SourceConfig::Feed { .. } => GapPolicy::Final,
+            _ => GapPolicy::Wait,
+        }
+    }
+
+    /// `wait` or `final`, as the flag spells them.
+    pub fn parse(text: &str) -> Option<GapPolicy> {
+        match text {
+            "wait" => Some(GapPolicy::Wait),
+            "final" => Some(GapPolicy::Final),
+            _ => None,
         }
     }
 }
@@ -252,6 +288,26 @@ fn admit_gap<'a>(
     gap_since: &mut Option<(i64, Instant)>,
 ) -> Option<(&'a [LedgerEntry], u64)> {
     let first = entries[0].seq;
+    let policy = config
+        .gap_policy
+        .unwrap_or_else(|| GapPolicy::default_for(&config.source));
+    if policy == GapPolicy::Final {
+        // Every entry of the page is committed, so no seq below one of them can still appear.
+        let mut skipped = if after == 0 {
+            0
+        } else {
+            (first - after - 1) as u64
+        };
+        skipped += entries
+            .windows(2)
+            .map(|w| (w[1].seq - w[0].seq - 1) as u64)
+            .sum::<u64>();
+        if skipped > 0 {
+            metrics::counter!(metric::SKIPPED_SEQS).increment(skipped);
+        }
+        *gap_since = None;
+        return Some((entries, skipped));
+    }
     let mut skipped = 0;
     // A fresh LDB (after == 0) starts wherever the ledger starts.
     if first != after + 1 && after != 0 {

@@ -284,8 +284,9 @@ async fn a_dead_source_is_retried_with_backoff_not_a_busy_loop() {
     reflector.stop().await;
 }
 
-#[tokio::test]
-async fn a_gap_is_waited_on_then_skipped() {
+/// A ctldb whose ledger has seq 1, then a hole (seqs 2..=4 never commit, as after rolled-back
+/// appends), then seq 5.
+async fn ledger_with_a_gap() -> TestDb {
     let db = TestDb::create(Backend::Sqlite).await;
     let ctldb = Ctldb::connect(&db.url, CtldbOptions::default())
         .await
@@ -296,18 +297,28 @@ async fn a_gap_is_waited_on_then_skipped() {
         )
         .await
         .expect("entry");
-    // A rolled-back append leaves a hole: seqs 2..=4 never commit.
     let path = db.url.trim_start_matches("sqlite:").to_string();
     let raw = rusqlite::Connection::open(&path).expect("open the ctldb file");
     raw.execute(r#"INSERT INTO ctlstore_dml_ledger (seq, statement) VALUES (5, 'REPLACE INTO fam___alpha ("id") VALUES(1)')"#, [])
         .expect("insert after a gap");
-    drop(raw);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut source = SourceConfig::poll(&db.url);
+    db
+}
+
+fn fast_poll(url: &str) -> SourceConfig {
+    let mut source = SourceConfig::poll(url);
     if let SourceConfig::Poll { interval, .. } = &mut source {
         *interval = Duration::from_millis(20);
     }
-    let reflector = start_reflector(&dir.path().join("ldb.db"), source);
+    source
+}
+
+/// Polling a ctldb directly, a gap is waited on first (ctlstore's rule: its own executive can
+/// commit a lower seq later), then skipped.
+#[tokio::test]
+async fn a_gap_is_waited_on_then_skipped() {
+    let db = ledger_with_a_gap().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reflector = start_reflector(&dir.path().join("ldb.db"), fast_poll(&db.url));
     reflector.wait_for(1).await;
     let started = Instant::now();
     reflector.wait_for(5).await;
@@ -317,6 +328,42 @@ async fn a_gap_is_waited_on_then_skipped() {
     );
     assert_eq!(reflector.status.report().skipped_seqs, 3);
     reflector.stop().await;
+    db.cleanup().await;
+}
+
+/// Gaps below a committed entry are final (docs/decisions/0011-ledger-gaps-are-final.md): the
+/// feed's default, and `-gap-policy final` when polling. Skipped at once, never waited on.
+#[tokio::test]
+async fn final_gaps_are_skipped_at_once() {
+    let db = ledger_with_a_gap().await;
+    let exec = TestExecutive::start(&db.url).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut polling = Config::new(dir.path().join("poll.db"), fast_poll(&db.url));
+    polling.gap_policy = Some(ctlstore_reflector::GapPolicy::Final);
+    for (label, mut config) in [
+        (
+            "feed",
+            Config::new(dir.path().join("feed.db"), SourceConfig::feed(&exec.base)),
+        ),
+        ("poll, final", polling),
+    ] {
+        // Long enough that waiting on the gap would show.
+        config.gap_timeout = Duration::from_secs(5);
+        let status = Arc::new(Status::new(Duration::from_secs(60)));
+        let started = Instant::now();
+        let task = tokio::spawn(run(config, status.clone(), std::future::pending::<()>()));
+        while status.applied_seq() < 5 {
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{label}: waited on a final gap: {:?}",
+                status.report()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(status.report().skipped_seqs, 3, "{label}");
+        task.abort();
+    }
+    exec.stop().await;
     db.cleanup().await;
 }
 

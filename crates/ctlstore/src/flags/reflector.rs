@@ -52,6 +52,12 @@ pub struct ReflectorArgs {
     /// How long a sequence gap is waited on before it is treated as skipped (Go duration).
     #[arg(long, default_value_t = GoDuration(reflector::DEFAULT_GAP_TIMEOUT))]
     pub gap_timeout: GoDuration,
+    /// `final`: a gap below a committed entry is skipped at once (the default for the
+    /// executive's feed; safe when polling a ctldb, or a replica applying in commit order,
+    /// written only by our executives). `wait`: wait -gap-timeout first (ctlstore's rule; the
+    /// default when polling a ctldb). Empty: the source's default.
+    #[arg(long, default_value = "", value_name = "wait|final")]
+    pub gap_policy: String,
     /// Serve /healthz, /status and /metrics here (empty: off).
     #[arg(long, default_value = "")]
     pub metrics_bind: String,
@@ -117,6 +123,12 @@ impl ReflectorArgs {
         }
         let mut config = reflector::Config::new(ldb_path, source);
         config.gap_timeout = positive("gap-timeout", self.gap_timeout)?;
+        if !self.gap_policy.is_empty() {
+            config.gap_policy = Some(
+                reflector::GapPolicy::parse(&self.gap_policy)
+                    .ok_or_else(|| FlagError::new("gap-policy", "must be wait or final"))?,
+            );
+        }
         config.max_healthy_latency = positive(
             "ledger-latency.max-healty-latency",
             self.ledger_latency.inner.max_healthy_latency,
