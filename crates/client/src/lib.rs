@@ -48,44 +48,64 @@ pub use writers::{Mutation, MutationBatch, WriterCredentials, WriterSummary};
 
 /// How long one request may take, unless the call says otherwise (a long-poll waits longer).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection may take: an executive host that does not answer at all is given up
+/// within this, so a client with several executives moves on within 3 s.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A JSON object: a row, or the values of a mutation.
 pub type Row = serde_json::Map<String, serde_json::Value>;
 
-/// An executive at a base URL, optionally with the admin token its admin routes need.
+/// An executive at a base URL (or several executives of one ctldb), optionally with the admin
+/// token its admin routes need.
+///
+/// Several executives (`"http://e1:3000,http://e2:3000"`): a request goes to the one in use; when
+/// it cannot be reached or answers 5xx the client moves to the next for good, and sends the
+/// request there again unless that could apply it twice: a mutation without `check_cookie` that
+/// reached an executive (which may have committed it before failing) is answered with the error,
+/// and only the next request goes to the next executive. Everything else is safe to repeat:
+/// reads, schema and admin changes (a repeat is a no-op or a 409), and mutations with
+/// `check_cookie` (a repeat is refused by the cookie check).
 #[derive(Clone)]
 pub struct Client {
-    base: Url,
+    bases: Vec<Url>,
+    /// Index into `bases` of the executive in use, shared by clones.
+    at: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     http: reqwest::Client,
     admin_token: Option<String>,
 }
 
 impl Client {
     /// The executive at `url`: a URL, `host:port` or a host (`http://` is added when the scheme
-    /// is missing, as ctlstore does).
+    /// is missing, as ctlstore does); or several, comma-separated.
     pub fn new(url: &str) -> Result<Client, ClientError> {
         Client::with_timeout(url, DEFAULT_TIMEOUT)
     }
 
     /// [`Client::new`] with another per-request timeout.
     pub fn with_timeout(url: &str, timeout: Duration) -> Result<Client, ClientError> {
-        let text = ctlstore_schema::executive_base_url(url);
-        let base = Url::parse(&text).map_err(|e| ClientError::InvalidUrl {
+        let invalid = |reason: String| ClientError::InvalidUrl {
             url: url.to_string(),
-            reason: e.to_string(),
-        })?;
-        if base.cannot_be_a_base() {
-            return Err(ClientError::InvalidUrl {
-                url: url.to_string(),
-                reason: "not a base URL".into(),
-            });
+            reason,
+        };
+        let mut bases = Vec::new();
+        for text in ctlstore_schema::executive_base_urls(url) {
+            let base = Url::parse(&text).map_err(|e| invalid(e.to_string()))?;
+            if base.cannot_be_a_base() {
+                return Err(invalid("not a base URL".into()));
+            }
+            bases.push(base);
+        }
+        if bases.is_empty() {
+            return Err(invalid("no URL".into()));
         }
         let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
             .timeout(timeout)
             .build()
             .map_err(|e| ClientError::transport("build an HTTP client", e))?;
         Ok(Client {
-            base,
+            bases,
+            at: Default::default(),
             http,
             admin_token: None,
         })
@@ -98,14 +118,16 @@ impl Client {
         self
     }
 
-    /// The base URL, as completed (`http://127.0.0.1:3000/`).
+    /// The base URL of the executive in use, as completed (`http://127.0.0.1:3000/`).
     pub fn base_url(&self) -> &Url {
-        &self.base
+        let at = self.at.load(std::sync::atomic::Ordering::Relaxed);
+        &self.bases[at % self.bases.len()]
     }
 
-    /// The URL of the route made of `segments` (each percent-encoded as needed).
+    /// The URL of the route made of `segments` (each percent-encoded as needed), on the first
+    /// executive ([`Client::send`] moves it to the one in use).
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
+        let mut url = self.bases[0].clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
         }
@@ -127,16 +149,87 @@ impl Client {
             .body(body)
     }
 
-    /// Sends a request; a non-2xx answer becomes [`ClientError::Api`].
+    /// Sends a request; a non-2xx answer becomes [`ClientError::Api`]. The request is sent again
+    /// to the next executive when one fails (see [`Client`]).
     async fn send(&self, what: &str, request: RequestBuilder) -> Result<Response, ClientError> {
-        let response = request
-            .send()
-            .await
+        self.send_to_any(what, request, true).await
+    }
+
+    /// [`Client::send`]; `repeatable`: the request may be sent again after it reached an
+    /// executive that failed (false for a mutation without `check_cookie`).
+    async fn send_to_any(
+        &self,
+        what: &str,
+        request: RequestBuilder,
+        repeatable: bool,
+    ) -> Result<Response, ClientError> {
+        use std::sync::atomic::Ordering;
+        let request = request
+            .build()
             .map_err(|e| ClientError::transport(what, e))?;
+        let n = self.bases.len();
+        let mut last = None;
+        for _ in 0..n {
+            let at = self.at.load(Ordering::Relaxed) % n;
+            let mut attempt = match request.try_clone() {
+                Some(a) => a,
+                None => return self.finish(what, self.http.execute(request).await).await,
+            };
+            *attempt.url_mut() = self.rebase(request.url(), at);
+            let outcome = self.http.execute(attempt).await;
+            let failed_here = match &outcome {
+                Ok(r) => r.status().is_server_error(),
+                Err(_) => true,
+            };
+            if !failed_here || n == 1 {
+                return self.finish(what, outcome).await;
+            }
+            // This executive cannot take requests now: the next one from here on.
+            let _ =
+                self.at
+                    .compare_exchange(at, (at + 1) % n, Ordering::Relaxed, Ordering::Relaxed);
+            let nothing_sent = matches!(&outcome, Err(e) if e.is_connect());
+            let error = self.finish(what, outcome).await.err();
+            if !(nothing_sent || repeatable) {
+                return Err(error.unwrap_or_else(|| ClientError::Protocol {
+                    what: what.to_string(),
+                    reason: "failed".into(),
+                }));
+            }
+            last = error;
+        }
+        Err(last.unwrap_or_else(|| ClientError::Protocol {
+            what: what.to_string(),
+            reason: "no executive answered".into(),
+        }))
+    }
+
+    /// An outcome as this crate's answer.
+    async fn finish(
+        &self,
+        what: &str,
+        outcome: Result<Response, reqwest::Error>,
+    ) -> Result<Response, ClientError> {
+        let response = outcome.map_err(|e| ClientError::transport(what, e))?;
         if response.status().is_success() {
             return Ok(response);
         }
         Err(ClientError::from_answer(what, response).await)
+    }
+
+    /// `url` (built on the first executive) on executive `at`.
+    fn rebase(&self, url: &Url, at: usize) -> Url {
+        let first = self.bases[0].as_str();
+        match url.as_str().strip_prefix(first) {
+            Some(rest) if at > 0 => {
+                let mut base = self.bases[at].as_str().to_string();
+                if !base.ends_with('/') {
+                    base.push('/');
+                }
+                Url::parse(&format!("{base}{rest}")).unwrap_or_else(|_| url.clone())
+            }
+            _ => url.clone(),
+        }
     }
 
     /// Sends a request whose answer carries no body of interest.

@@ -177,9 +177,13 @@ impl Client {
         family: &str,
         body: String,
     ) -> Result<(), ClientError> {
+        // With `check_cookie` a repeat cannot apply twice, so it may go to another executive.
+        let checked = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .is_some_and(|b| b.get("check_cookie").is_some_and(|c| !c.is_null()));
         let url = self.url(&["families", family, "mutations"]);
         let request = self.as_writer(self.json(Method::POST, url, body), writer);
-        self.call("mutate", request).await
+        self.send_to_any("mutate", request, checked).await.map(drop)
     }
 
     /// `GET /cookie`: the writer's cookie.

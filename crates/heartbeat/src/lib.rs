@@ -9,7 +9,9 @@
 //! `{"cookie":null,"mutations":[{"table":T,"delete":false,"values":{"name":"heartbeat","value":<unix ns>}}]}`.
 //! Unlike ctlstore (which exits when setup fails) every step is retried with capped backoff,
 //! logging while the executive is unreachable. The executive URL may omit its scheme (`http://`
-//! is added, as ctlstore does: `ctlstore_schema::executive_base_url`).
+//! is added, as ctlstore does: `ctlstore_schema::executive_base_url`), and may name several
+//! executives, comma-separated: a request that one cannot take (unreachable, 5xx) goes to the
+//! next at once.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -52,24 +54,74 @@ pub enum HeartbeatError {
     },
 }
 
+impl HeartbeatError {
+    /// The executive could not take the request (unreachable, or a 5xx): another may.
+    fn is_unavailable(&self) -> bool {
+        match self {
+            HeartbeatError::Http(_) => true,
+            HeartbeatError::Refused { status, .. } => *status >= 500,
+        }
+    }
+}
+
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 struct Client {
     http: reqwest::Client,
-    base: String,
+    /// Every executive named (`-executive-url a,b,c`).
+    bases: Vec<String>,
+    /// The one in use: a request that fails on it (down, 5xx) goes to the next at once.
+    at: std::sync::atomic::AtomicUsize,
     config: Config,
 }
 
 impl Client {
+    /// `post_to` the executive in use, then each other one while they fail (transport errors and
+    /// 5xx); the last failure is returned. A heartbeat or a setup step sent twice is harmless.
     async fn post(
         &self,
         step: &'static str,
         path: &str,
-        body: reqwest::Body,
+        body: String,
         json: bool,
         ok_conflict: bool,
     ) -> Result<(), HeartbeatError> {
-        let mut request = self.http.post(format!("{}{path}", self.base)).body(body);
+        use std::sync::atomic::Ordering;
+        let mut last = None;
+        for _ in 0..self.bases.len().max(1) {
+            let at = self.at.load(Ordering::Relaxed) % self.bases.len().max(1);
+            let Some(base) = self.bases.get(at) else {
+                break;
+            };
+            match self
+                .post_to(base, step, path, body.clone(), json, ok_conflict)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_unavailable() => {
+                    self.at.store(at + 1, Ordering::Relaxed);
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(HeartbeatError::Refused {
+            step,
+            status: 0,
+            body: "no executive URL".into(),
+        }))
+    }
+
+    async fn post_to(
+        &self,
+        base: &str,
+        step: &'static str,
+        path: &str,
+        body: String,
+        json: bool,
+        ok_conflict: bool,
+    ) -> Result<(), HeartbeatError> {
+        let mut request = self.http.post(format!("{base}{path}")).body(body);
         request = if json {
             request.header("Content-Type", "application/json")
         } else {
@@ -98,7 +150,7 @@ impl Client {
         self.post(
             "register writer",
             &format!("/writers/{}", c.writer),
-            c.secret.clone().into(),
+            c.secret.clone(),
             false,
             false,
         )
@@ -106,7 +158,7 @@ impl Client {
         self.post(
             "create family",
             &format!("/families/{}", c.family),
-            reqwest::Body::from(""),
+            String::new(),
             false,
             true,
         )
@@ -116,7 +168,7 @@ impl Client {
         self.post(
             "create table",
             &format!("/families/{}/tables/{}", c.family, c.table),
-            table.to_string().into(),
+            table.to_string(),
             true,
             true,
         )
@@ -132,7 +184,7 @@ impl Client {
         self.post(
             "heartbeat",
             &format!("/families/{}/mutations", self.config.family),
-            body.to_string().into(),
+            body.to_string(),
             true,
             false,
         )
@@ -145,11 +197,17 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HeartbeatError> {
-    let base = ctlstore_schema::executive_base_url(&config.executive_url);
+    let bases = ctlstore_schema::executive_base_urls(&config.executive_url);
     let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(10))
         .build()?;
-    let client = Client { http, base, config };
+    let client = Client {
+        http,
+        bases,
+        at: std::sync::atomic::AtomicUsize::new(0),
+        config,
+    };
     tokio::select! {
         _ = beat_forever(&client) => Ok(()),
         _ = shutdown => Ok(()),

@@ -58,7 +58,7 @@ pub async fn run(
         }
         None => None,
     };
-    let client = Client::new(&ctlstore_schema::executive_base_url(&config.executive_url))
+    let client = Client::new(&config.executive_url)
         .map_err(|e| LoaderError::Config(format!("--executive-url: {e}")))?
         .with_admin_token(config.admin_token.clone());
     let writer = WriterCredentials::new(&config.writer_name, &config.writer_secret);

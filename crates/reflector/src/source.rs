@@ -26,11 +26,16 @@ pub const DEFAULT_FEED_WAIT: Duration = Duration::from_secs(30);
 /// so a live connection is never this quiet; 2.5 s notices a dead one, and the retry is on its
 /// way, within 3 s.
 pub const FEED_IDLE_TIMEOUT: Duration = Duration::from_millis(2500);
+/// How long a connection to an executive may take: a host that does not answer at all (no RST)
+/// is given up within this, so a reflector with several executives moves on within 3 s.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How to reach the ledger.
 #[derive(Debug, Clone)]
 pub enum SourceConfig {
     /// `GET {executive_url}/ledger?after=N&limit=block&wait=...`: answered at commit.
+    /// `executive_url` may name several executives of one ctldb, comma-separated: a failed
+    /// fetch (down, 503, a cut connection) moves to the next, which continues from the same seq.
     Feed {
         executive_url: String,
         wait: Duration,
@@ -114,7 +119,10 @@ pub struct Fetched {
 pub enum Source {
     Feed {
         client: reqwest::Client,
-        url: String,
+        /// `{base}/ledger` of each executive.
+        urls: Vec<String>,
+        /// The one in use.
+        at: usize,
         wait: Duration,
         block: i64,
     },
@@ -155,14 +163,17 @@ impl Source {
                 wait,
                 block,
             } => {
-                let base = ctlstore_schema::executive_base_url(executive_url);
                 let client = reqwest::Client::builder()
-                    .connect_timeout(Duration::from_secs(5))
+                    .connect_timeout(CONNECT_TIMEOUT)
                     .read_timeout(FEED_IDLE_TIMEOUT)
                     .build()?;
                 Source::Feed {
                     client,
-                    url: format!("{base}/ledger"),
+                    urls: ctlstore_schema::executive_base_urls(executive_url)
+                        .iter()
+                        .map(|base| format!("{base}/ledger"))
+                        .collect(),
+                    at: 0,
                     wait: *wait,
                     block: *block,
                 }
@@ -180,35 +191,25 @@ impl Source {
         match self {
             Source::Feed {
                 client,
-                url,
+                urls,
+                at,
                 wait,
                 block,
             } => {
-                let request = format!(
-                    "{url}?after={after}&limit={block}&wait={}",
-                    wait.as_millis()
-                );
-                let response = client
-                    .get(request)
-                    .timeout(*wait + Duration::from_secs(15))
-                    .send()
-                    .await?;
-                let status = response.status();
-                if !status.is_success() {
-                    let body = response.text().await.unwrap_or_default();
-                    return Err(SourceError::Status {
-                        status: status.as_u16(),
-                        body,
-                    });
-                }
-                // The whole body first: a response cut short fails here, as a transport error,
-                // before anything is parsed.
-                let body = response.bytes().await?;
-                let page =
-                    match serde_json::from_slice::<Answer>(&body).map_err(SourceError::Page)? {
-                        Answer::Page(page) => page,
-                        Answer::Error { error } => return Err(SourceError::Feed(error)),
-                    };
+                let Some(url) = urls.get(*at) else {
+                    return Err(SourceError::Feed("no executive URL".into()));
+                };
+                let page = match feed_page(client, url, after, *wait, *block).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        // The next executive (of the same ctldb) continues from the same seq.
+                        if urls.len() > 1 {
+                            *at = (*at + 1) % urls.len();
+                            tracing::warn!(error = %e, next = %urls[*at], "ledger feed failed: moving to the next executive");
+                        }
+                        return Err(e);
+                    }
+                };
                 let entries = page
                     .entries
                     .into_iter()
@@ -259,6 +260,40 @@ impl Source {
                 })
             }
         }
+    }
+}
+
+/// One page from the feed at `url` (`.../ledger`).
+async fn feed_page(
+    client: &reqwest::Client,
+    url: &str,
+    after: i64,
+    wait: Duration,
+    block: i64,
+) -> Result<Page, SourceError> {
+    let request = format!(
+        "{url}?after={after}&limit={block}&wait={}",
+        wait.as_millis()
+    );
+    let response = client
+        .get(request)
+        .timeout(wait + Duration::from_secs(15))
+        .send()
+        .await?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        return Err(SourceError::Status {
+            status: status.as_u16(),
+            body,
+        });
+    }
+    // The whole body first: a response cut short fails here, as a transport error, before
+    // anything is parsed.
+    let body = response.bytes().await?;
+    match serde_json::from_slice::<Answer>(&body).map_err(SourceError::Page)? {
+        Answer::Page(page) => Ok(page),
+        Answer::Error { error } => Err(SourceError::Feed(error)),
     }
 }
 

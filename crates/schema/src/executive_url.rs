@@ -24,9 +24,29 @@ pub fn executive_base_url(url: &str) -> String {
     }
 }
 
+/// Several executives, comma-separated (`-executive-url http://e1:3000,http://e2:3000`), each
+/// completed by [`executive_base_url`]; empty items are ignored. Clients try them in order and
+/// move to the next when one is down or answers 503 (issue 20).
+pub fn executive_base_urls(urls: &str) -> Vec<String> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(executive_base_url)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::executive_base_url;
+    use super::{executive_base_url, executive_base_urls};
+
+    #[test]
+    fn several_executives_are_comma_separated() {
+        assert_eq!(
+            executive_base_urls("e1:3000, https://e2/,"),
+            ["http://e1:3000", "https://e2"]
+        );
+        assert_eq!(executive_base_urls("e1"), ["http://e1"]);
+    }
 
     #[test]
     fn a_scheme_is_added_only_when_missing() {

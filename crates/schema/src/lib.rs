@@ -23,7 +23,7 @@ mod value;
 
 pub use dialect::Dialect;
 pub use error::SchemaError;
-pub use executive_url::executive_base_url;
+pub use executive_url::{executive_base_url, executive_base_urls};
 pub use field_type::{FieldType, POSTGRES_BYTESTRING_DOMAIN, TYPE_MAP, TypeInfo};
 pub use index::{
     Index, MAX_INDEX_FIELDS, MAX_INDEX_IDENTIFIER, ldb_index_name, parse_ldb_index_name,

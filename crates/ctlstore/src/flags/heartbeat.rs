@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{CommonFlags, FlagError, http_url, positive};
+use super::{CommonFlags, FlagError, http_urls, positive};
 use crate::goflags::GoDuration;
 
 /// Every default is the heartbeat library's own.
@@ -35,7 +35,7 @@ impl HeartbeatArgs {
             return Err(FlagError::new("writer-secret", "is required"));
         }
         Ok(ctlstore_heartbeat::Config {
-            executive_url: http_url("executive-url", &self.executive_url)?,
+            executive_url: http_urls("executive-url", &self.executive_url)?,
             family: self.family_name.clone(),
             table: self.table_name.clone(),
             writer: self.writer_name.clone(),

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use super::{CommonFlags, FlagError, http_url, positive};
+use super::{CommonFlags, FlagError, http_urls, positive};
 use crate::goflags::{GoDuration, go_bool};
 
 #[derive(Args, Debug)]
@@ -96,7 +96,7 @@ impl LoaderArgs {
             None => ctlstore_loader::TableMap::default(),
         };
         Ok(ctlstore_loader::Config {
-            executive_url: http_url("executive-url", &self.executive_url)?,
+            executive_url: http_urls("executive-url", &self.executive_url)?,
             admin_token: self.admin_token.clone().filter(|t| !t.is_empty()),
             writer_name,
             writer_secret,

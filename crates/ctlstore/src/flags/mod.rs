@@ -59,6 +59,21 @@ pub fn positive(flag: &str, d: GoDuration) -> Result<Duration, FlagError> {
 
 /// An `http://` or `https://` URL with a host (`http://` is added when missing, as ctlstore's
 /// heartbeat does: `ctlstore_schema::executive_base_url`).
+/// One or several (comma-separated) executive URLs, each checked by [`http_url`]; returned
+/// completed and comma-joined, as clients take them.
+pub fn http_urls(flag: &str, urls: &str) -> Result<String, FlagError> {
+    let checked = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| http_url(flag, u))
+        .collect::<Result<Vec<_>, _>>()?;
+    if checked.is_empty() {
+        return Err(FlagError::new(flag, "names no URL"));
+    }
+    Ok(checked.join(","))
+}
+
 pub fn http_url(flag: &str, url: &str) -> Result<String, FlagError> {
     let url = ctlstore_schema::executive_base_url(url);
     let rest = url

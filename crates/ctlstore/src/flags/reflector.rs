@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::Args;
 use ctlstore_reflector as reflector;
 
-use super::{CommonFlags, FlagError, NestedLedgerLatency, http_url, positive};
+use super::{CommonFlags, FlagError, NestedLedgerLatency, http_urls, positive};
 use crate::goflags::{GoDuration, list_item};
 
 #[derive(Args, Debug)]
@@ -87,7 +87,7 @@ impl ReflectorArgs {
     fn config_for(&self, ldb_path: &str) -> Result<reflector::Config, FlagError> {
         let source = match (&self.executive_url, &self.upstream_dsn) {
             (Some(url), _) if !url.is_empty() => reflector::SourceConfig::Feed {
-                executive_url: http_url("executive-url", url)?,
+                executive_url: http_urls("executive-url", url)?,
                 wait: reflector::DEFAULT_FEED_WAIT,
                 block: (self.query_block_size * reflector::FEED_BLOCK_FACTOR).clamp(1, 10_000),
             },
