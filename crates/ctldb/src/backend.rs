@@ -4,14 +4,16 @@
 
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::Executor;
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use crate::classify::DbResult;
+use crate::dsn::PgTargets;
 use crate::{CtldbError, CtldbUrl, Dialect};
 
 /// Connection settings. The timeouts are what make a ctldb outage answer fast: with the
@@ -114,7 +116,7 @@ pub(crate) async fn connect(url: &CtldbUrl, options: &CtldbOptions) -> Result<Po
             Pool::Sqlite(pool)
         }
         CtldbUrl::Mysql(connect) => {
-            let connect = connect.clone().charset("utf8mb4");
+            let connect = connect.as_ref().clone().charset("utf8mb4");
             let pool = MySqlPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
@@ -129,7 +131,13 @@ pub(crate) async fn connect(url: &CtldbUrl, options: &CtldbOptions) -> Result<Po
                 .db()?;
             Pool::Mysql(pool)
         }
-        CtldbUrl::Postgres(connect) => {
+        CtldbUrl::Postgres(targets) => {
+            // Several hosts: start on the first that will do (else the first, whose error the
+            // connect below reports), and follow the primary from then on.
+            let connect = match choose_pg_host(targets, options.acquire_timeout).await {
+                Some(host) => host,
+                None => targets.hosts[0].clone(),
+            };
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
@@ -142,8 +150,65 @@ pub(crate) async fn connect(url: &CtldbUrl, options: &CtldbOptions) -> Result<Po
                 .connect_with(connect.clone())
                 .await
                 .db()?;
+            if targets.hosts.len() > 1 {
+                tokio::spawn(follow_pg_primary(
+                    pool.clone(),
+                    targets.clone(),
+                    options.acquire_timeout,
+                ));
+            }
             Pool::Postgres(pool)
         }
     };
     Ok(pool)
+}
+
+/// How often a pool with several PostgreSQL hosts checks that its host still takes writes.
+const PG_HOST_CHECK: Duration = Duration::from_millis(500);
+
+/// The first host that answers within `timeout` (and, for `read-write`, accepts writes).
+async fn choose_pg_host(targets: &PgTargets, timeout: Duration) -> Option<PgConnectOptions> {
+    for host in &targets.hosts {
+        let probe = async {
+            let mut conn = PgConnection::connect_with(host).await.ok()?;
+            let read_only: String = sqlx::query_scalar("SHOW transaction_read_only")
+                .fetch_one(&mut conn)
+                .await
+                .ok()?;
+            let _ = conn.close().await;
+            Some(read_only == "off" || !targets.read_write)
+        };
+        if let Ok(Some(true)) = tokio::time::timeout(timeout, probe).await {
+            return Some(host.clone());
+        }
+    }
+    None
+}
+
+/// Keeps a multi-host pool on a host that takes writes: every [`PG_HOST_CHECK`] it asks its
+/// host; when that fails or the host is read-only (a standby; the old primary after a
+/// failover), new connections go to the first host that will do. Connections still open to the
+/// old host fail and are dropped (each is tested before use).
+async fn follow_pg_primary(pool: PgPool, targets: PgTargets, timeout: Duration) {
+    let mut current: Option<(String, u16)> = None;
+    while !pool.is_closed() {
+        tokio::time::sleep(PG_HOST_CHECK).await;
+        let check = tokio::time::timeout(
+            timeout,
+            sqlx::query_scalar::<_, String>("SHOW transaction_read_only").fetch_one(&pool),
+        )
+        .await;
+        let fine = matches!(&check, Ok(Ok(ro)) if ro == "off" || !targets.read_write);
+        if fine {
+            continue;
+        }
+        if let Some(host) = choose_pg_host(&targets, timeout).await {
+            let name = (host.get_host().to_string(), host.get_port());
+            if current.as_ref() != Some(&name) {
+                tracing::warn!(host = %name.0, port = name.1, "ctldb: PostgreSQL host changed: new connections go there");
+                current = Some(name);
+            }
+            pool.set_connect_options(host);
+        }
+    }
 }

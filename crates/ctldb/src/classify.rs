@@ -162,7 +162,9 @@ fn mysql(number: u16, sqlstate: &str, message: &str) -> Class {
         | 1037
         | 1038
         | 1041
-        | 1135 => Class::Unavailable,
+        | 1135
+        // A Galera node outside the primary component (no quorum, or still joining).
+        | 1047 => Class::Unavailable,
         _ => sqlstate_class(sqlstate, || mysql_column(message)),
     }
 }

@@ -22,8 +22,19 @@ use crate::go_dsn::parse_go_mysql_dsn;
 #[derive(Debug, Clone)]
 pub enum CtldbUrl {
     Sqlite(PathBuf),
-    Mysql(MySqlConnectOptions),
-    Postgres(PgConnectOptions),
+    Mysql(Box<MySqlConnectOptions>),
+    Postgres(PgTargets),
+}
+
+/// A PostgreSQL ctldb: one host, or several as libpq takes them
+/// (`postgres://h1:5432,h2:5432/ctldb?target_session_attrs=read-write`), for a primary and its
+/// standbys: the pool connects to the first host that answers (with `read-write`, the first
+/// that accepts writes) and moves when that one stops (`backend.rs`).
+#[derive(Debug, Clone)]
+pub struct PgTargets {
+    pub hosts: Vec<PgConnectOptions>,
+    /// `target_session_attrs=read-write`: only a primary will do.
+    pub read_write: bool,
 }
 
 /// Parses any accepted form (see the module docs).
@@ -35,7 +46,7 @@ pub fn parse_ctldb_url(url: &str) -> Result<CtldbUrl, CtldbError> {
     // First: a Go DSN's credentials may hold anything (`sqlite:` as a user, `://` in a
     // password), so its shape is checked before any URL prefix.
     if looks_like_go_dsn(url) {
-        return parse_go_mysql_dsn(url).map(CtldbUrl::Mysql);
+        return parse_go_mysql_dsn(url).map(|o| CtldbUrl::Mysql(Box::new(o)));
     }
     for prefix in ["sqlite://", "sqlite3://", "sqlite:", "sqlite3:"] {
         if let Some(path) = url.strip_prefix(prefix) {
@@ -49,13 +60,11 @@ pub fn parse_ctldb_url(url: &str) -> Result<CtldbUrl, CtldbError> {
     if url.starts_with("mysql://") || url.starts_with("mariadb://") {
         let url = url.replacen("mariadb://", "mysql://", 1);
         return MySqlConnectOptions::from_str(&url)
-            .map(CtldbUrl::Mysql)
+            .map(|o| CtldbUrl::Mysql(Box::new(o)))
             .map_err(|e| CtldbError::InvalidUrl(e.to_string()));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return PgConnectOptions::from_str(url)
-            .map(CtldbUrl::Postgres)
-            .map_err(|e| CtldbError::InvalidUrl(e.to_string()));
+        return parse_postgres_url(url).map(CtldbUrl::Postgres);
     }
     if url.contains("://") {
         let scheme = url.split("://").next().unwrap_or_default();
@@ -64,6 +73,52 @@ pub fn parse_ctldb_url(url: &str) -> Result<CtldbUrl, CtldbError> {
         )));
     }
     Ok(CtldbUrl::Sqlite(PathBuf::from(url)))
+}
+
+/// Splits libpq's multi-host form into one URL per host (sqlx takes one host) and takes
+/// `target_session_attrs` out (sqlx ignores it with a warning; `any` or `read-write`).
+fn parse_postgres_url(url: &str) -> Result<PgTargets, CtldbError> {
+    let invalid = |why: String| CtldbError::InvalidUrl(why);
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| invalid("no scheme".into()))?;
+    let host_start = rest.find('@').map_or(0, |i| i + 1);
+    let host_end = rest[host_start..]
+        .find(['/', '?'])
+        .map_or(rest.len(), |i| host_start + i);
+    let (userinfo, hosts, tail) = (
+        &rest[..host_start],
+        &rest[host_start..host_end],
+        &rest[host_end..],
+    );
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    let mut read_write = false;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("target_session_attrs", "read-write")) => read_write = true,
+            Some(("target_session_attrs", "any")) => {}
+            Some(("target_session_attrs", other)) => {
+                return Err(invalid(format!(
+                    "target_session_attrs={other}: only any and read-write are supported"
+                )));
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let query = if kept.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", kept.join("&"))
+    };
+    let hosts = hosts
+        .split(',')
+        .map(|host| {
+            PgConnectOptions::from_str(&format!("{scheme}://{userinfo}{host}{path}{query}"))
+                .map_err(|e| invalid(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PgTargets { hosts, read_write })
 }
 
 impl CtldbUrl {
@@ -138,6 +193,26 @@ mod tests {
         assert!(matches!(
             parse_ctldb_url("postgres://postgres@127.0.0.1/ctldb"),
             Ok(CtldbUrl::Postgres(_))
+        ));
+        match parse_ctldb_url(
+            "postgres://u:p%40w@h1:5432,h2:5433/ctldb?target_session_attrs=read-write&sslmode=disable",
+        ) {
+            Ok(CtldbUrl::Postgres(t)) => {
+                assert!(t.read_write);
+                let hosts: Vec<(String, u16)> = t
+                    .hosts
+                    .iter()
+                    .map(|h| (h.get_host().to_string(), h.get_port()))
+                    .collect();
+                assert_eq!(hosts, [("h1".into(), 5432), ("h2".into(), 5433)]);
+                assert_eq!(t.hosts[1].get_database(), Some("ctldb"));
+                assert_eq!(t.hosts[1].get_username(), "u");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_ctldb_url("postgres://h1/db?target_session_attrs=standby"),
+            Err(CtldbError::InvalidUrl(_))
         ));
         assert!(matches!(
             parse_ctldb_url("redis://x"),

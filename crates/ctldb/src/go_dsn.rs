@@ -217,7 +217,7 @@ mod tests {
         let o = match parse_ctldb_url(
             "ctldb:ctldbpw@tcp(mysql:3306)/ctldb?collation=utf8mb4_unicode_ci&timeout=5s&sql_mode=%27NO_BACKSLASH_ESCAPES,ANSI_QUOTES%27",
         ) {
-            Ok(CtldbUrl::Mysql(o)) => o,
+            Ok(CtldbUrl::Mysql(o)) => *o,
             other => panic!("not mysql: {other:?}"),
         };
         assert_eq!(o.get_host(), "mysql");

@@ -35,7 +35,7 @@ use std::sync::{Arc, RwLock};
 
 pub use backend::CtldbOptions;
 pub use ctlstore_schema::Dialect;
-pub use dsn::{CtldbUrl, parse_ctldb_url};
+pub use dsn::{CtldbUrl, PgTargets, parse_ctldb_url};
 pub use error::{CtldbError, DbFault};
 pub use limits::{TableLimit, WriterOverride, WriterRateLimit, rows_per_minute};
 pub use migrate::mysql_schema;

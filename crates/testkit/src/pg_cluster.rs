@@ -65,6 +65,67 @@ impl PgCluster {
         cluster
     }
 
+    /// A streaming standby of the primary on `primary_port` (`pg_basebackup -R`), started on a
+    /// port of its own and connecting as `application_name` = `name` (so
+    /// `synchronous_standby_names = 'name'` on the primary makes its commits wait for it).
+    pub fn standby_of_port(primary_port: u16, name: &str) -> PgCluster {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let port = free_port();
+        let as_postgres = running_as_root();
+        let cluster = PgCluster {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            dir,
+            port,
+            bin: bin_dir(),
+            as_postgres,
+        };
+        if as_postgres {
+            cluster.run("chown", &["-R", "postgres:", &cluster.path_text()], false);
+        }
+        let data = cluster.data_dir();
+        let data = data.to_string_lossy();
+        let primary_port = primary_port.to_string();
+        cluster.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary_port,
+                "-U",
+                "postgres",
+                "-D",
+                &data,
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+            ],
+            true,
+        );
+        cluster.append_to_data_file(
+            "postgresql.auto.conf",
+            &format!(
+                "primary_conninfo = 'host=127.0.0.1 port={primary_port} user=postgres application_name={name}'\n"
+            ),
+            false,
+        );
+        cluster.resume();
+        cluster
+    }
+
+    /// Makes a standby the primary (`pg_ctl promote`), waiting until it takes writes.
+    pub fn promote(&self) {
+        let data = self.data_dir();
+        let data = data.to_string_lossy();
+        self.run("pg_ctl", &["promote", "-D", &data, "-w", "-t", "60"], true);
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Adds `line` (e.g. `host all alice 127.0.0.1/32 scram-sha-256`) to the *top* of
     /// `pg_hba.conf`, so it wins over the trust rules, and reloads the server's configuration
     /// (the reload is a signal: new connections see it a moment later).
