@@ -20,76 +20,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ctlstore_testkit::{ExecutiveClient, KillOnDrop, SchemaDef, TableDef, free_port};
+use ctlstore_testkit::{
+    ExecutiveClient, GaleraCluster, KillOnDrop, SchemaDef, TableDef, free_port,
+};
 use serde_json::{Value, json};
 
 const SLOTS: i64 = 3;
-
-/// The cluster, stopped (and its directory removed) when dropped.
-struct Galera {
-    dir: PathBuf,
-    ports: Vec<u16>,
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/galera-cluster.sh")
-}
-
-impl Galera {
-    fn run(args: &[&str]) -> std::process::Output {
-        Command::new("bash")
-            .arg(script())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run scripts/galera-cluster.sh")
-    }
-
-    fn start() -> Galera {
-        // A directory directly under /tmp: run as root, the nodes run as `mysql`, which must be
-        // able to reach it.
-        let dir = PathBuf::from(format!("/tmp/ctlstore-galera-{}", std::process::id()));
-        let mut last = String::new();
-        for attempt in 0..3u16 {
-            let base = 20_000 + ((std::process::id() as u16 % 300) + attempt * 97) % 300 * 50;
-            let _ = std::fs::remove_dir_all(&dir);
-            let out = Galera::run(&["start", &dir.display().to_string(), &base.to_string()]);
-            if out.status.success() {
-                let ports = String::from_utf8_lossy(&out.stdout)
-                    .split_whitespace()
-                    .filter_map(|p| p.parse().ok())
-                    .collect::<Vec<u16>>();
-                assert_eq!(ports.len(), 3, "the script printed the three ports");
-                return Galera { dir, ports };
-            }
-            last = String::from_utf8_lossy(&out.stderr).to_string();
-            let _ = Galera::run(&["stop", &dir.display().to_string()]);
-        }
-        panic!(
-            "a 3-node Galera cluster could not start on this machine (mariadbd, galera-4 and rsync are needed; see scripts/galera-cluster.sh): {last}"
-        );
-    }
-
-    fn node(&self, verb: &str, n: u32) {
-        let out = Galera::run(&[verb, &self.dir.display().to_string(), &n.to_string()]);
-        assert!(
-            out.status.success(),
-            "galera-cluster.sh {verb} {n}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self, n: usize) -> String {
-        format!("mysql://root@127.0.0.1:{}/ctldb", self.ports[n])
-    }
-}
-
-impl Drop for Galera {
-    fn drop(&mut self) {
-        let _ = Galera::run(&["stop", &self.dir.display().to_string()]);
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn ctlstore(args: &[&str]) -> KillOnDrop {
     KillOnDrop(
@@ -273,7 +209,7 @@ async fn galera_writes_survive_a_node_failure_and_hosts_never_stall() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(12);
-    let cluster = tokio::task::spawn_blocking(Galera::start)
+    let cluster = tokio::task::spawn_blocking(GaleraCluster::start)
         .await
         .expect("task");
     let dir = tempfile::tempdir().expect("tempdir");

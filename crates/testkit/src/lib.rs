@@ -23,6 +23,7 @@ mod executive;
 mod executive_client;
 #[cfg(feature = "executive")]
 mod fault_proxy;
+mod galera;
 mod macros;
 mod mariadb_instance;
 mod moto;
@@ -38,6 +39,7 @@ pub use executive::{Config as ExecutiveConfig, TestExecutive};
 pub use executive_client::{ExecutiveClient, SchemaDef, TableDef, WriterClient};
 #[cfg(feature = "executive")]
 pub use fault_proxy::{Fault, FaultProxy, FaultStats};
+pub use galera::GaleraCluster;
 pub use mariadb_instance::MariaDbInstance;
 pub use moto::Moto;
 pub use pg_cluster::PgCluster;
