@@ -16,6 +16,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::classify::DbResult;
 use crate::commit::{ATTEMPTS, aborted_pause};
+use crate::ddl_intents::Effect;
 use crate::error::{is_already_exists, is_unique_violation};
 use crate::{Ctldb, CtldbError, Dialect, on_pool};
 
@@ -88,10 +89,17 @@ impl Ctldb {
         }
         let ledger = render::create_table(table, Dialect::Sqlite);
         let ddl = render::create_table(table, self.dialect());
-        let seq = self.append_ddl(&ledger, &ddl).await.map_err(|e| match e {
-            e if e.driver().is_some_and(is_already_exists) => CtldbError::TableExists,
-            e => e,
-        });
+        let effect = Effect::Table {
+            name: &name,
+            present: true,
+        };
+        let seq = self
+            .append_ddl(&ledger, &ddl, effect)
+            .await
+            .map_err(|e| match e {
+                e if e.driver().is_some_and(is_already_exists) => CtldbError::TableExists,
+                e => e,
+            });
         self.forget_table(&name);
         seq
     }
@@ -120,7 +128,11 @@ impl Ctldb {
         for field in fields {
             let ledger = render::add_column(&name, field, Dialect::Sqlite);
             let ddl = render::add_column(&name, field, self.dialect());
-            let result = self.append_ddl(&ledger, &ddl).await;
+            let effect = Effect::Column {
+                table: &name,
+                column: field.name.as_str(),
+            };
+            let result = self.append_ddl(&ledger, &ddl, effect).await;
             self.forget_table(&name);
             last = result.map_err(|e| match e {
                 e if e.driver().is_some_and(is_already_exists) => {
@@ -144,6 +156,10 @@ impl Ctldb {
             .append_ddl(
                 &render::drop_table(&name, Dialect::Sqlite),
                 &render::drop_table(&name, self.dialect()),
+                Effect::Table {
+                    name: &name,
+                    present: false,
+                },
             )
             .await;
         self.forget_table(&name);
@@ -176,6 +192,11 @@ impl Ctldb {
             .append_ddl(
                 &render::create_index(&ldb_name, &index, Dialect::Sqlite),
                 &render::create_index(&ldb_name, &index, self.dialect()),
+                Effect::Index {
+                    table: &ldb_name,
+                    index: &ctlstore_schema::ldb_index_name(&ldb_name, name),
+                    present: true,
+                },
             )
             .await;
         self.forget_table(&ldb_name);
@@ -210,6 +231,11 @@ impl Ctldb {
             .append_ddl(
                 &render::drop_index(&ldb_name, name, Dialect::Sqlite),
                 &render::drop_index(&ldb_name, name, self.dialect()),
+                Effect::Index {
+                    table: &ldb_name,
+                    index: &ctlstore_schema::ldb_index_name(&ldb_name, name),
+                    present: false,
+                },
             )
             .await;
         self.forget_table(&ldb_name);
@@ -250,26 +276,51 @@ impl Ctldb {
     /// the transaction holding its ledger row were dropped then, the ctldb would have the change
     /// and the ledger not (tests/ctldb/schema.rs shows it).
     ///
-    /// MySQL, DDL done but the ledger commit failed (connection or server lost between the two;
-    /// ctlstore has the same window): the ctldb has the table or column, the ledger has no entry,
-    /// and the caller gets an error. Nothing heals it by itself: the ledger's DDL is plain
-    /// `CREATE TABLE` / `ADD COLUMN` and a retry is refused before reaching it (`TableExists` /
-    /// `ColumnExists`: the catalog already shows the change). Hosts see nothing until a write
-    /// names the table or column; that ledger entry fails on every LDB and halts every reflector
-    /// at it. Repair before writing: drop the table through the executive (`DROP TABLE IF
-    /// EXISTS` is a no-op on hosts) or the column by hand on the ctldb, then repeat the change.
-    async fn append_ddl(&self, ledger: &str, ddl: &str) -> Result<i64, CtldbError> {
+    /// MySQL, DDL done but the ledger commit failed (connection or server lost between the two,
+    /// or this process killed; ctlstore has the same window): an intent recorded before the DDL
+    /// (`ddl_intents.rs`) lets this call, or the next executive start, append the missing row.
+    async fn append_ddl(
+        &self,
+        ledger: &str,
+        ddl: &str,
+        effect: Effect<'_>,
+    ) -> Result<i64, CtldbError> {
+        // MySQL: recorded first, so a stop between the DDL and its ledger row is repaired
+        // (`ddl_intents.rs`).
+        let intent = self.record_ddl_intent(ledger, &effect).await?;
         let this = self.clone();
         let (ledger, ddl) = (ledger.to_string(), ddl.to_string());
-        tokio::spawn(async move { this.append_ddl_to_the_end(&ledger, &ddl).await })
-            .await
-            .map_err(|e| CtldbError::internal(format!("the schema change task failed: {e}")))?
+        tokio::spawn(async move {
+            let (result, ddl_done) = this.append_ddl_to_the_end(&ledger, &ddl).await;
+            match result {
+                Ok(seq) => {
+                    this.forget_ddl_intent(intent).await;
+                    Ok(seq)
+                }
+                // The DDL ran, its ledger row did not commit: append it now.
+                Err(e) if ddl_done => match this.recover_ddl_intents().await {
+                    Ok(n) if n > 0 => this.max_seq().await,
+                    _ => Err(e),
+                },
+                Err(e) => {
+                    this.forget_ddl_intent(intent).await;
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .map_err(|e| CtldbError::internal(format!("the schema change task failed: {e}")))?
     }
 
     /// [`Ctldb::append_ddl`]'s body, run again while the database aborts its transaction (a
     /// Galera certification conflict on the ledger lock). On MySQL the DDL has committed on its
     /// own by then, so a later attempt appends only the ledger row.
-    async fn append_ddl_to_the_end(&self, ledger: &str, ddl: &str) -> Result<i64, CtldbError> {
+    /// Also says whether the DDL ran (MySQL: it commits on its own).
+    async fn append_ddl_to_the_end(
+        &self,
+        ledger: &str,
+        ddl: &str,
+    ) -> (Result<i64, CtldbError>, bool) {
         let mut ddl_done = false;
         let mut attempt = 1;
         loop {
@@ -278,7 +329,7 @@ impl Ctldb {
                     aborted_pause(attempt).await;
                     attempt += 1;
                 }
-                other => return other.map_err(|e| e.after_attempts(attempt)),
+                other => return (other.map_err(|e| e.after_attempts(attempt)), ddl_done),
             }
         }
     }

@@ -20,6 +20,7 @@ mod catalog;
 mod classify;
 mod commit;
 mod ddl;
+mod ddl_intents;
 mod dsn;
 mod error;
 mod go_dsn;
@@ -95,6 +96,9 @@ impl Ctldb {
         };
         if run_migrations {
             migrate::run(&db).await?;
+            // A schema change a killed executive left without its ledger row, before anything
+            // else can write to its table.
+            db.recover_ddl_intents().await?;
         }
         Ok(db)
     }

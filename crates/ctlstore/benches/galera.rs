@@ -6,7 +6,6 @@
 //!
 //!     cargo bench -p ctlstore --bench galera     # BENCH_SECONDS=5 BENCH_SAMPLES=200
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,16 +23,7 @@ fn env(name: &str, default: u64) -> u64 {
 }
 
 fn ctlstore(args: &[&str]) -> KillOnDrop {
-    KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_ctlstore"))
-            .args(args)
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ctlstore"),
-    )
+    ctlstore_testkit::spawn_service(env!("CARGO_BIN_EXE_ctlstore"), args)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

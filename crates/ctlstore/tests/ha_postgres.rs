@@ -10,7 +10,6 @@
 //! synchronous replication, the acknowledged batches lost) is printed.
 
 use std::collections::{BTreeSet, HashMap};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,16 +18,7 @@ use ctlstore_testkit::{ExecutiveClient, KillOnDrop, PgCluster, SchemaDef, TableD
 use serde_json::json;
 
 fn ctlstore(args: &[&str]) -> KillOnDrop {
-    KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_ctlstore"))
-            .args(args)
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start ctlstore"),
-    )
+    ctlstore_testkit::spawn_service(env!("CARGO_BIN_EXE_ctlstore"), args)
 }
 
 /// `REPLACE INTO pgfam___items ("id","batch") VALUES(i,n)` → i (the batch's id).

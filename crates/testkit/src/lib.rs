@@ -43,7 +43,7 @@ pub use galera::GaleraCluster;
 pub use mariadb_instance::MariaDbInstance;
 pub use moto::Moto;
 pub use pg_cluster::PgCluster;
-pub use process::{KillOnDrop, Lcg, free_port};
+pub use process::{KillOnDrop, Lcg, free_port, spawn_service};
 pub use tansu::TansuBroker;
 #[cfg(feature = "executive")]
 pub use torn_batches::{

@@ -34,19 +34,7 @@ impl PgCluster {
     /// before the first start, e.g. `&[("wal_level", "logical"), ("max_replication_slots", "10")]`
     /// for logical replication. Values are written as quoted strings.
     pub fn start_with(settings: &[(&str, &str)]) -> PgCluster {
-        let dir = tempfile::tempdir().expect("create a temporary directory");
-        let port = free_port();
-        let as_postgres = running_as_root();
-        let cluster = PgCluster {
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-            dir,
-            port,
-            bin: bin_dir(),
-            as_postgres,
-        };
-        if as_postgres {
-            cluster.run("chown", &["-R", "postgres:", &cluster.path_text()], false);
-        }
+        let cluster = PgCluster::new_dir();
         let data = cluster.data_dir();
         let data = data.to_string_lossy();
         cluster.run(
@@ -69,19 +57,7 @@ impl PgCluster {
     /// port of its own and connecting as `application_name` = `name` (so
     /// `synchronous_standby_names = 'name'` on the primary makes its commits wait for it).
     pub fn standby_of_port(primary_port: u16, name: &str) -> PgCluster {
-        let dir = tempfile::tempdir().expect("create a temporary directory");
-        let port = free_port();
-        let as_postgres = running_as_root();
-        let cluster = PgCluster {
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-            dir,
-            port,
-            bin: bin_dir(),
-            as_postgres,
-        };
-        if as_postgres {
-            cluster.run("chown", &["-R", "postgres:", &cluster.path_text()], false);
-        }
+        let cluster = PgCluster::new_dir();
         let data = cluster.data_dir();
         let data = data.to_string_lossy();
         let primary_port = primary_port.to_string();
@@ -124,6 +100,24 @@ impl PgCluster {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A cluster not yet made: its directory (owned by `postgres` when we are root) and port.
+    fn new_dir() -> PgCluster {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let port = free_port();
+        let as_postgres = running_as_root();
+        let cluster = PgCluster {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            dir,
+            port,
+            bin: bin_dir(),
+            as_postgres,
+        };
+        if as_postgres {
+            cluster.run("chown", &["-R", "postgres:", &cluster.path_text()], false);
+        }
+        cluster
     }
 
     /// Adds `line` (e.g. `host all alice 127.0.0.1/32 scram-sha-256`) to the *top* of

@@ -28,6 +28,21 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Starts `bin args...` as a background service: no stdin or stdout, its errors on ours,
+/// `RUST_LOG=error`; killed when the handle is dropped.
+pub fn spawn_service(bin: &str, args: &[&str]) -> KillOnDrop {
+    KillOnDrop(
+        std::process::Command::new(bin)
+            .args(args)
+            .env("RUST_LOG", "error")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {bin}: {e}")),
+    )
+}
+
 /// A tiny deterministic random generator for tests (a 64-bit LCG): reproducible from its seed,
 /// with no dependency.
 pub struct Lcg(pub u64);

@@ -205,3 +205,44 @@ ctlstore_testkit::mysql_test! {
         db.cleanup().await;
     }
 }
+
+ctlstore_testkit::mysql_test! {
+    /// An executive killed between MySQL's (self-committing) `CREATE TABLE` and its ledger row
+    /// leaves an intent behind (`ddl_intents.rs`); the next connect appends the missing row
+    /// before anything can write to the table, and drops intents whose DDL never ran.
+    async fn a_schema_change_left_without_its_ledger_row_is_repaired_at_connect() {
+        use sqlx::{Connection, Executor};
+        let (db, ctldb) = setup(Backend::Mysql).await;
+        let head = whole_ledger(&ctldb).await.len();
+        let create = r#"CREATE TABLE family1___lost ("id" INTEGER, PRIMARY KEY("id"));"#;
+        let never = r#"CREATE TABLE family1___never ("id" INTEGER, PRIMARY KEY("id"));"#;
+        let mut conn = sqlx::MySqlConnection::connect(&db.url).await.expect("connect");
+        // What the killed executive left: both intents, and only the first DDL run.
+        for (statement, table) in [(create, "family1___lost"), (never, "family1___never")] {
+            sqlx::query("INSERT INTO ctlstore_ddl_intents (after_seq, statement, done_sql) SELECT COALESCE(MAX(seq), 0), ?, ? FROM ctlstore_dml_ledger")
+                .bind(statement)
+                .bind(format!("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{table}'"))
+                .execute(&mut conn)
+                .await
+                .expect("record the intent");
+        }
+        conn.execute("SET SESSION sql_mode = 'ANSI_QUOTES'").await.expect("mode");
+        conn.execute(r#"CREATE TABLE family1___lost ("id" BIGINT, PRIMARY KEY("id"))"#)
+            .await
+            .expect("the DDL that ran");
+        let restarted = Ctldb::connect(&db.url, CtldbOptions::default())
+            .await
+            .expect("connect again");
+        let ledger = whole_ledger(&restarted).await;
+        let added: Vec<&str> = ledger[head..].iter().map(|e| e.statement.as_str()).collect();
+        assert_eq!(added, [create], "the missing row, once; nothing for the DDL that never ran");
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ctlstore_ddl_intents")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+        assert_eq!(left, 0, "every intent settled");
+        assert_eq!(restarted.recover_ddl_intents().await.expect("again"), 0, "idempotent");
+        drop(ctldb);
+        db.cleanup().await;
+    }
+}
