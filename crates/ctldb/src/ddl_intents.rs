@@ -94,6 +94,15 @@ impl Ctldb {
         }
     }
 
+    /// Creates the intents table when missing (MySQL; at connect: a DDL statement, which on
+    /// Galera takes a cluster-wide lock, so never on a timer).
+    pub(crate) async fn create_ddl_intents_table(&self) -> Result<(), CtldbError> {
+        if let crate::backend::Pool::Mysql(pool) = self.pool() {
+            sqlx::query(CREATE_INTENTS).execute(pool).await.db()?;
+        }
+        Ok(())
+    }
+
     /// Settles every recorded intent (see the module docs); returns how many ledger rows it
     /// appended. MySQL only; elsewhere DDL and its ledger row commit together.
     pub async fn recover_ddl_intents(&self) -> Result<usize, CtldbError> {
@@ -101,7 +110,6 @@ impl Ctldb {
         let crate::backend::Pool::Mysql(pool) = self.pool() else {
             return Ok(0);
         };
-        sqlx::query(CREATE_INTENTS).execute(pool).await.db()?;
         let intents: Vec<(i64, i64, String, String)> = sqlx::query(
             "SELECT id, after_seq, statement, done_sql FROM ctlstore_ddl_intents ORDER BY id",
         )

@@ -98,6 +98,7 @@ impl Ctldb {
             migrate::run(&db).await?;
             // A schema change a killed executive left without its ledger row, before anything
             // else can write to its table.
+            db.create_ddl_intents_table().await?;
             db.recover_ddl_intents().await?;
         }
         Ok(db)

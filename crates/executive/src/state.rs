@@ -26,6 +26,9 @@ pub(crate) struct Inner {
     pub failure: Mutex<Option<TaskFailure>>,
 }
 
+/// How often an executive settles the schema-change intents another may have left (MySQL).
+const DDL_INTENT_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl AppState {
     pub fn new(ctldb: Ctldb, config: Config) -> AppState {
         let sizes = TableSizer::new(config.max_table_size, config.warn_table_size);
@@ -63,6 +66,18 @@ impl AppState {
         let s = self.0.clone();
         self.spawn(&mut tasks, "writer limit refresh", async move {
             s.writer_overrides.refresh_forever(&s.ctldb).await
+        });
+        let s = self.0.clone();
+        self.spawn(&mut tasks, "ddl intent recovery", async move {
+            // Another executive killed between a MySQL DDL and its ledger row is repaired by
+            // whichever executive looks first, not only when that one restarts.
+            let mut tick = tokio::time::interval(DDL_INTENT_CHECK);
+            loop {
+                tick.tick().await;
+                if let Err(e) = s.ctldb.recover_ddl_intents().await {
+                    tracing::debug!(error = %e, "recover schema-change intents");
+                }
+            }
         });
         let s = self.0.clone();
         self.spawn(&mut tasks, "ctldb group committer", async move {

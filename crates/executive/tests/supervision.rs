@@ -14,6 +14,7 @@ const TASKS: &[&str] = &[
     "table sizer",
     "writer usage cleanup",
     "writer limit refresh",
+    "ddl intent recovery",
     "ctldb group committer",
 ];
 
