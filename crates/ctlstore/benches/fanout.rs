@@ -1,0 +1,228 @@
+//! Fan-out from one executive (issue 21): N followers long-poll the ledger feed of one
+//! `ctlstore executive` process (embedded SQLite ctldb) while a writer commits 10 batches a
+//! second. Per write: the time from the writer's acknowledgement to each follower's answer
+//! holding it (p50, p99 over every follower and write, and the max: every follower notified).
+//! The executive's CPU over the run, and its memory per idle follower as RssAnon and RssFile
+//! (from /proc, before and after the followers park). Followers are lightweight clients in this
+//! process, so the figures are the executive's alone. Prints figures; asserts nothing.
+//!
+//!     cargo bench -p ctlstore --bench fanout      # BENCH_FOLLOWERS=1000,10000 BENCH_WRITES=50
+//!
+//! `ulimit -n` must allow the followers' sockets in this process and in the executive's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ctlstore_testkit::{ExecutiveClient, SchemaDef, TableDef, free_port, spawn_service};
+use serde_json::json;
+use tokio::sync::Mutex;
+
+/// (RssAnon, RssFile) of a process, in KiB.
+fn rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
+
+/// User + system CPU time of a process so far.
+fn cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name, the
+    // state being the first of those (clock ticks of 10 ms).
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((tick(11) + tick(12)) * 10)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn run(followers: usize, writes: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let ctldb = format!("sqlite:{}", dir.path().join("ctldb.db").display());
+    let executive = spawn_service(
+        env!("CARGO_BIN_EXE_ctlstore"),
+        &[
+            "executive",
+            "-bind",
+            &format!("127.0.0.1:{port}"),
+            "-ctldb",
+            &ctldb,
+        ],
+    );
+    let pid = executive.id();
+    let admin = ExecutiveClient::new(base.clone());
+    admin.wait_until_healthy(Duration::from_secs(30)).await;
+    let writer = admin
+        .register(&SchemaDef {
+            family: "fanout",
+            tables: &[TableDef {
+                name: "items",
+                fields: &[("id", "integer"), ("v", "integer")],
+                keys: &["id"],
+            }],
+            writer: "bencher",
+            secret: "secret1",
+        })
+        .await;
+    let start_seq = admin.head().await;
+    let (anon_before, file_before) = rss(pid);
+
+    // seq → when the writer's answer came back; (seq, received) for every follower answer.
+    let acked: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
+    let received: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
+    let parked = Arc::new(AtomicUsize::new(0));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(followers + 16)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let stop_at = Arc::new(std::sync::atomic::AtomicI64::new(i64::MAX));
+    let mut tasks = Vec::with_capacity(followers);
+    for _ in 0..followers {
+        let (http, base, received, parked, stop_at) = (
+            http.clone(),
+            base.clone(),
+            received.clone(),
+            parked.clone(),
+            stop_at.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut after = start_seq;
+            let mut first = true;
+            while after < stop_at.load(Ordering::Relaxed) {
+                let request = http
+                    .get(format!("{base}/ledger?after={after}&wait=30s"))
+                    .send();
+                if first {
+                    parked.fetch_add(1, Ordering::Relaxed);
+                    first = false;
+                }
+                let Ok(response) = request.await else {
+                    continue;
+                };
+                let Ok(page) = response.json::<serde_json::Value>().await else {
+                    continue;
+                };
+                let at = Instant::now();
+                let seqs: Vec<i64> = page["entries"]
+                    .as_array()
+                    .map(|e| e.iter().filter_map(|x| x["seq"].as_i64()).collect())
+                    .unwrap_or_default();
+                if let Some(&last) = seqs.last() {
+                    let mut r = received.lock().await;
+                    r.extend(seqs.iter().map(|&s| (s, at)));
+                    after = last;
+                }
+            }
+        }));
+    }
+    // Let every follower's long-poll reach the executive and park.
+    while parked.load(Ordering::Relaxed) < followers {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (anon_idle, file_idle) = rss(pid);
+    let cpu_before = cpu(pid);
+    let wall = Instant::now();
+
+    // 10 writes a second, one row each.
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut last_seq = start_seq;
+    for i in 0..writes as i64 {
+        tick.tick().await;
+        let body = json!({"mutations": [{"table": "items", "values": {"id": i, "v": i}}]});
+        let (status, _) = writer.mutate("fanout", &body).await;
+        let at = Instant::now();
+        if status.is_success() {
+            let head = admin.head().await;
+            last_seq = head;
+            acked.lock().await.push((head, at));
+        }
+    }
+    stop_at.store(last_seq, Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for t in tasks {
+        let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), t).await;
+    }
+    let cpu_used = cpu(pid) - cpu_before;
+    let elapsed = wall.elapsed();
+
+    let acked = acked.lock().await.clone();
+    let received = received.lock().await.clone();
+    let mut all = Vec::new();
+    let mut every = Vec::new();
+    let mut missed = 0usize;
+    for (seq, at) in &acked {
+        let mut times: Vec<Duration> = received
+            .iter()
+            .filter(|(s, _)| s == seq)
+            .map(|(_, r)| r.saturating_duration_since(*at))
+            .collect();
+        missed += followers.saturating_sub(times.len());
+        times.sort();
+        if let Some(max) = times.last() {
+            every.push(*max);
+        }
+        all.extend(times);
+    }
+    all.sort();
+    every.sort();
+    let per_follower =
+        |after: u64, before: u64| (after.saturating_sub(before)) as f64 / followers as f64;
+    println!(
+        "{followers} followers, {} writes at 10/s: ack → follower p50 {:.1} ms, p99 {:.1} ms; ack → every follower notified p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {missed} notifications missing",
+        acked.len(),
+        percentile(&all, 0.5).as_secs_f64() * 1000.0,
+        percentile(&all, 0.99).as_secs_f64() * 1000.0,
+        percentile(&every, 0.5).as_secs_f64() * 1000.0,
+        percentile(&every, 0.99).as_secs_f64() * 1000.0,
+        every.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+    );
+    println!(
+        "  executive: CPU {:.0} % of one core while writing; idle followers cost {:.1} KiB RssAnon + {:.1} KiB RssFile each (RssAnon {} → {} KiB, RssFile {} → {} KiB)",
+        100.0 * cpu_used.as_secs_f64() / elapsed.as_secs_f64(),
+        per_follower(anon_idle, anon_before),
+        per_follower(file_idle, file_before),
+        anon_before,
+        anon_idle,
+        file_before,
+        file_idle,
+    );
+    drop(executive);
+}
+
+fn main() {
+    let followers: Vec<usize> = std::env::var("BENCH_FOLLOWERS")
+        .unwrap_or_else(|_| "1000,10000".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let writes: usize = std::env::var("BENCH_WRITES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for n in followers {
+        runtime.block_on(run(n, writes));
+    }
+}
