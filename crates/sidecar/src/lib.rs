@@ -57,7 +57,9 @@ pub async fn serve(
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(reader, config))
+    // `into_make_service`: a cheap router clone per connection, not a rebuilt route table
+    // (see the executive's `serve`).
+    axum::serve(listener, router(reader, config).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
