@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ctlstore_testkit::{ExecutiveClient, SchemaDef, TableDef, free_port, spawn_service};
+use ctlstore_testkit::{ExecutiveClient, free_port, spawn_service};
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -73,18 +73,7 @@ async fn run(followers: usize, writes: usize) {
     let pid = executive.id();
     let admin = ExecutiveClient::new(base.clone());
     admin.wait_until_healthy(Duration::from_secs(30)).await;
-    let writer = admin
-        .register(&SchemaDef {
-            family: "fanout",
-            tables: &[TableDef {
-                name: "items",
-                fields: &[("id", "integer"), ("v", "integer")],
-                keys: &["id"],
-            }],
-            writer: "bencher",
-            secret: "secret1",
-        })
-        .await;
+    let writer = admin.register(&ctlstore_testkit::BENCH_SCHEMA).await;
     let start_seq = admin.head().await;
     let (anon_before, file_before) = rss(pid);
 
@@ -152,7 +141,7 @@ async fn run(followers: usize, writes: usize) {
     for i in 0..writes as i64 {
         tick.tick().await;
         let body = json!({"mutations": [{"table": "items", "values": {"id": i, "v": i}}]});
-        let (status, _) = writer.mutate("fanout", &body).await;
+        let (status, _) = writer.mutate("bench", &body).await;
         let at = Instant::now();
         if status.is_success() {
             let head = admin.head().await;

@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ctlstore_testkit::{
-    ExecutiveClient, GaleraCluster, KillOnDrop, SchemaDef, TableDef, free_port,
-};
+use ctlstore_testkit::{ExecutiveClient, GaleraCluster, KillOnDrop, free_port};
 use serde_json::json;
 
 fn env(name: &str, default: u64) -> u64 {
@@ -67,16 +65,7 @@ async fn bench() {
             .await;
     }
     ExecutiveClient::new(bases[0].clone())
-        .register(&SchemaDef {
-            family: "bench",
-            tables: &[TableDef {
-                name: "items",
-                fields: &[("id", "integer"), ("v", "integer")],
-                keys: &["id"],
-            }],
-            writer: "bencher",
-            secret: "secret1",
-        })
+        .register(&ctlstore_testkit::BENCH_SCHEMA)
         .await;
     let http = reqwest::Client::new();
 

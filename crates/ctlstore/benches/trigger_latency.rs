@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive};
+use ctlstore_testkit::{Backend, TestDb, TestExecutive};
 use serde_json::json;
 
 fn now_ns() -> i128 {
@@ -24,18 +24,7 @@ async fn bench() {
         .unwrap_or(100);
     let db = TestDb::create(Backend::Sqlite).await;
     let ex = TestExecutive::start_with(&db.url, |c| c.writer_limit = i64::MAX / 4).await;
-    let writer = ex
-        .register(&SchemaDef {
-            family: "bench",
-            tables: &[TableDef {
-                name: "items",
-                fields: &[("id", "integer"), ("v", "integer")],
-                keys: &["id"],
-            }],
-            writer: "bencher",
-            secret: "secret1",
-        })
-        .await;
+    let writer = ex.register(&ctlstore_testkit::BENCH_SCHEMA).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let ldb = dir.path().join("ldb.db");
     let binary = env!("CARGO_BIN_EXE_ctlstore");

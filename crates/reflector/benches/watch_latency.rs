@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ctlstore_reflector::{Config, SourceConfig, Status, run};
-use ctlstore_testkit::{Backend, SchemaDef, TableDef, TestDb, TestExecutive};
+use ctlstore_testkit::{Backend, TestDb, TestExecutive};
 use serde_json::json;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -25,18 +25,7 @@ async fn bench() {
         .unwrap_or(300);
     let db = TestDb::create(Backend::Sqlite).await;
     let executive = TestExecutive::start_with(&db.url, |c| c.writer_limit = i64::MAX / 4).await;
-    let writer = executive
-        .register(&SchemaDef {
-            family: "bench",
-            tables: &[TableDef {
-                name: "items",
-                fields: &[("id", "integer"), ("v", "integer")],
-                keys: &["id"],
-            }],
-            writer: "bencher",
-            secret: "secret1",
-        })
-        .await;
+    let writer = executive.register(&ctlstore_testkit::BENCH_SCHEMA).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let ldb = dir.path().join("ldb.db");
     let mut config = Config::new(&ldb, SourceConfig::feed(&executive.base));

@@ -32,6 +32,19 @@ pub struct SchemaDef<'a> {
     pub secret: &'a str,
 }
 
+/// The schema the latency and fan-out benchmarks write to: `bench.items(id, v)`, key `id`,
+/// written by `bencher` / `secret1`.
+pub const BENCH_SCHEMA: SchemaDef<'static> = SchemaDef {
+    family: "bench",
+    tables: &[TableDef {
+        name: "items",
+        fields: &[("id", "integer"), ("v", "integer")],
+        keys: &["id"],
+    }],
+    writer: "bencher",
+    secret: "secret1",
+};
+
 impl ExecutiveClient {
     pub fn new(base: impl Into<String>) -> ExecutiveClient {
         ExecutiveClient {

@@ -36,7 +36,7 @@ mod torn_batches;
 #[cfg(feature = "executive")]
 pub use executive::{Config as ExecutiveConfig, TestExecutive};
 #[cfg(feature = "executive")]
-pub use executive_client::{ExecutiveClient, SchemaDef, TableDef, WriterClient};
+pub use executive_client::{BENCH_SCHEMA, ExecutiveClient, SchemaDef, TableDef, WriterClient};
 #[cfg(feature = "executive")]
 pub use fault_proxy::{Fault, FaultProxy, FaultStats};
 pub use galera::GaleraCluster;
