@@ -1,5 +1,6 @@
-//! `ctlstore ledger tail [--after SEQ] [-n N] [--follow]` and `ctlstore ledger status`, over the
-//! executive's feed (`GET /ledger`) and health (`GET /healthz`).
+//! `ctlstore ledger tail [--after SEQ] [-n N] [--follow]`, `ctlstore ledger status` and
+//! `ctlstore ledger prune --dry-run|--yes`, over the executive's feed (`GET /ledger`), health
+//! (`GET /healthz`) and `POST /ledger/prune`.
 //!
 //! `tail` prints the entries after `--after` (by default the last `-n` entries) up to the head,
 //! then stops, or with `--follow` keeps long-polling and prints entries as they commit, until
@@ -8,7 +9,7 @@
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
-use ctlstore_client::{Client, LedgerEntry};
+use ctlstore_client::{Client, LedgerEntry, PruneRequest};
 use serde_json::json;
 
 use crate::output::{Output, aligned};
@@ -43,6 +44,26 @@ enum LedgerVerb {
     },
     /// The ledger's head seq, its newest entry's time and the ctldb behind it.
     Status,
+    /// Delete the entries below the retention horizon once: the lower of what --retention
+    /// keeps and the oldest snapshot at --snapshot-url minus --margin entries (each defaults to
+    /// the executive's own setting). Hosts below the horizon must then bootstrap.
+    Prune {
+        /// Only print what would be deleted.
+        #[arg(long, conflicts_with = "yes", required_unless_present = "yes")]
+        dry_run: bool,
+        /// Delete (pruning cannot be undone).
+        #[arg(long)]
+        yes: bool,
+        /// Keep entries committed within DURATION (168h) or the newest ENTRIES (1000000).
+        #[arg(long, value_name = "DURATION|ENTRIES")]
+        retention: Option<String>,
+        /// Where the snapshots are (the supervisor's --snapshot-url).
+        #[arg(long, value_name = "URL")]
+        snapshot_url: Option<String>,
+        /// Entries kept below the oldest snapshot's seq.
+        #[arg(long, value_name = "ENTRIES")]
+        margin: Option<i64>,
+    },
 }
 
 pub async fn run(args: LedgerArgs) -> Result<(), AdminError> {
@@ -55,7 +76,48 @@ pub async fn run(args: LedgerArgs) -> Result<(), AdminError> {
             follow,
         } => tail(&client, out, after, lines, follow).await,
         LedgerVerb::Status => status(&client, out).await,
+        LedgerVerb::Prune {
+            dry_run,
+            yes: _,
+            retention,
+            snapshot_url,
+            margin,
+        } => {
+            let request = PruneRequest {
+                dry_run,
+                retention,
+                snapshot_url,
+                margin,
+            };
+            prune(&client, out, &request).await
+        }
     }
+}
+
+async fn prune(client: &Client, out: Output, request: &PruneRequest) -> Result<(), AdminError> {
+    let done = client.prune_ledger(request).await?;
+    let oldest = done
+        .oldest_snapshot
+        .map_or_else(|| "none".to_string(), |s| s.to_string());
+    out.result(&json!(done), || {
+        let verb = if done.dry_run { "would delete" } else { "deleted" };
+        let range = match done.first_seq {
+            Some(first) if done.entries > 0 => format!(" (seqs {first}..={})", done.through),
+            _ => String::new(),
+        };
+        format!(
+            "{verb} {} entries{range}\nhorizon {} -> {} (head {}; retention {} keeps above {}; oldest snapshot {oldest} at {}, margin {})",
+            done.entries,
+            done.horizon_before,
+            done.through,
+            done.head,
+            done.retention,
+            done.keep_bound,
+            done.snapshot_url,
+            done.margin,
+        )
+    });
+    Ok(())
 }
 
 async fn tail(

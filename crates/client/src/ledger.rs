@@ -53,6 +53,44 @@ impl Health {
     }
 }
 
+/// What `POST /ledger/prune` is asked: every setting defaults to the executive's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PruneRequest {
+    /// Only say what would be deleted.
+    pub dry_run: bool,
+    /// A Go duration (`168h`) or a number of entries (`1000000`) to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<String>,
+    /// Where the snapshots are: the horizon stays below the oldest one there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_url: Option<String>,
+    /// Entries kept below the oldest snapshot's seq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<i64>,
+}
+
+/// What a prune did (or, dry, would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PruneOutcome {
+    pub dry_run: bool,
+    pub retention: String,
+    pub snapshot_url: String,
+    pub margin: i64,
+    pub head: i64,
+    /// The horizon before this prune.
+    pub horizon_before: i64,
+    /// The bound `retention` alone sets.
+    pub keep_bound: i64,
+    pub oldest_snapshot: Option<i64>,
+    /// Every entry at or below this seq is (or would be) gone.
+    pub through: i64,
+    /// Entries deleted (or that would be).
+    pub entries: i64,
+    pub first_seq: Option<i64>,
+}
+
 /// A long-poll's answer may take `wait`; the request is given that much more than the usual.
 const WAIT_MARGIN: Duration = Duration::from_secs(10);
 
@@ -104,6 +142,14 @@ impl Client {
             what: "read the ledger".into(),
             reason: e.to_string(),
         })
+    }
+
+    /// `POST /ledger/prune` (admin): prune the ledger once, or say what would go.
+    pub async fn prune_ledger(&self, request: &PruneRequest) -> Result<PruneOutcome, ClientError> {
+        let url = self.url(&["ledger", "prune"]);
+        let body = crate::schema::json_body(request)?;
+        self.fetch("prune the ledger", self.json(Method::POST, url, body))
+            .await
     }
 
     /// `GET /healthz`. An unhealthy executive (503 with its health body) is an `Ok` whose

@@ -38,7 +38,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 pub use error::ClientError;
-pub use ledger::{Health, LedgerEntry, LedgerPage};
+pub use ledger::{Health, LedgerEntry, LedgerPage, PruneOutcome, PruneRequest};
 pub use limits::{RateLimit, SizeLimit, TableLimit, TableLimits, WriterLimit, WriterLimits};
 pub use reads::RowsPage;
 pub use schema::{

@@ -28,6 +28,7 @@ mod ledger;
 mod limits;
 mod migrate;
 mod mutate;
+mod retention;
 mod rows;
 mod writers;
 
@@ -41,6 +42,7 @@ pub use error::{CtldbError, DbFault};
 pub use limits::{TableLimit, WriterOverride, WriterRateLimit, rows_per_minute};
 pub use migrate::mysql_schema;
 pub use mutate::{AppliedBatch, Mutation, MutationRequest};
+pub use retention::PruneReport;
 pub use rows::{PageQuery, RowPage};
 pub use writers::{SecretHashScheme, initial_cookie};
 
@@ -100,6 +102,7 @@ impl Ctldb {
             // else can write to its table.
             db.create_ddl_intents_table().await?;
             db.recover_ddl_intents().await?;
+            db.create_horizon_table().await?;
         }
         Ok(db)
     }

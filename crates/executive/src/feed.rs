@@ -3,20 +3,37 @@
 //! Long-polls and streams wait on it, so a waiting reflector is answered the moment an entry
 //! commits. A waiter is a parked task with a watch receiver: thousands cost next to nothing.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
 use ctlstore_ctldb::Ctldb;
 use tokio::sync::watch;
 
+/// How often the poller re-reads the pruning horizon (other executives may prune).
+const HORIZON_REFRESH: Duration = Duration::from_secs(1);
+
 pub(crate) struct LedgerFeed {
     head: watch::Sender<i64>,
+    /// The seq through which the ledger is known to be pruned (retention.rs): a follower
+    /// below it is answered 410.
+    horizon: AtomicI64,
 }
 
 impl LedgerFeed {
     pub fn new() -> LedgerFeed {
         LedgerFeed {
             head: watch::channel(0).0,
+            horizon: AtomicI64::new(0),
         }
+    }
+
+    /// Records a pruning horizon (only ever moves forward).
+    pub fn publish_horizon(&self, seq: i64) {
+        self.horizon.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    pub fn horizon(&self) -> i64 {
+        self.horizon.load(Ordering::Relaxed)
     }
 
     /// Publishes a committed seq (only ever moves forward).
@@ -46,8 +63,15 @@ impl LedgerFeed {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Logged when it starts and stops failing, not on every tick of an outage.
         let mut failing = false;
+        let mut horizon_read: Option<Instant> = None;
         loop {
             tick.tick().await;
+            if horizon_read.is_none_or(|t| t.elapsed() >= HORIZON_REFRESH) {
+                if let Ok(h) = ctldb.ledger_horizon().await {
+                    self.publish_horizon(h);
+                }
+                horizon_read = Some(Instant::now());
+            }
             match ctldb.max_seq().await {
                 Ok(seq) => {
                     if std::mem::take(&mut failing) {

@@ -15,6 +15,7 @@ mod error;
 mod feed;
 mod metrics;
 pub mod openapi;
+mod retention;
 mod routes;
 mod sizes;
 mod state;
@@ -28,6 +29,10 @@ use std::time::Duration;
 
 pub use ctlstore_ctldb::SecretHashScheme;
 pub use error::ApiError;
+pub use retention::{
+    DEFAULT_MARGIN as DEFAULT_RETENTION_MARGIN, DEFAULT_PRUNE_INTERVAL, Keep, Plan, Retention,
+    RetentionError, plan as plan_retention, prune_once,
+};
 pub use routes::{FEED_KEEPALIVE, router};
 pub use supervise::TaskFailure;
 use tokio::net::TcpListener;
@@ -66,6 +71,8 @@ pub struct Config {
     /// Origins (`https://console.example.com`, or `*` for any) whose browser pages may call
     /// this executive (CORS, preflight included). Empty: no CORS headers, as ctlstore.
     pub cors_origins: Vec<String>,
+    /// Ledger retention (`--ledger-retention`); `None`: the ledger is kept whole, as ctlstore.
+    pub retention: Option<Retention>,
     /// Fault injection for tests: the background task of this name (`ledger head poller`,
     /// `table sizer`, `writer usage cleanup`, `writer limit refresh`, `ctldb group committer`)
     /// panics as soon as it starts, so a test can watch the executive notice
@@ -91,6 +98,7 @@ impl Default for Config {
             max_ledger_wait: Duration::from_secs(60),
             max_body_bytes: ctlstore_schema::limits::MAX_REQUEST_BODY_BYTES,
             cors_origins: Vec::new(),
+            retention: None,
             fault_stop_task: None,
         }
     }

@@ -6,6 +6,8 @@ pub const REQUEST_SECONDS: &str = "ctlstore_executive_request_seconds";
 pub const MUTATION_ROWS: &str = "ctlstore_executive_mutation_rows_total";
 pub const LEDGER_SEQ: &str = "ctlstore_executive_ledger_seq";
 pub const LIMIT_REJECTIONS: &str = "ctlstore_executive_limit_rejections_total";
+pub const LEDGER_HORIZON: &str = "ctlstore_executive_ledger_horizon_seq";
+pub const LEDGER_PRUNED: &str = "ctlstore_executive_ledger_pruned_entries_total";
 pub const TABLE_SIZE: &str = "ctlstore_executive_table_size_bytes";
 
 /// The process-wide recorder (see `ctlstore-telemetry`).

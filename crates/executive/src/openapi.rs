@@ -293,6 +293,22 @@ fn doc(method: &str, path: &str) -> Doc {
                 false,
             )
         },
+        ("POST", "/ledger/prune") => d(
+            "Prune the ledger once (ours): delete the entries below the horizon, the lower of what `retention` keeps (a Go duration or a number of entries) and the oldest snapshot at `snapshotUrl` minus `margin` entries. Settings default to the executive's `--ledger-retention`, `--snapshot-url` and `--ledger-retention-margin`; `dryRun` only says what would go. Followers below the horizon are then answered 410 by the feed.",
+            Some(
+                json!({"required": false, "description": body_limit_text(), "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+                "dryRun": {"type": "boolean", "default": false},
+                "retention": {"type": "string", "description": "A Go duration (`168h`) or a number of entries (`1000000`)."},
+                "snapshotUrl": {"type": "string"},
+                "margin": {"type": "integer", "format": "int64", "minimum": 0}}}}}}),
+            ),
+            json_ok(json!({"type": "object", "properties": {
+                "dryRun": {"type": "boolean"}, "head": {"type": "integer"}, "horizonBefore": {"type": "integer"},
+                "keepBound": {"type": "integer"}, "oldestSnapshot": {"type": "integer", "nullable": true},
+                "through": {"type": "integer"}, "entries": {"type": "integer"}, "firstSeq": {"type": "integer", "nullable": true}}})),
+            &[400, 401, 502, 503],
+            true,
+        ),
         ("GET", "/healthz") => d(
             "Healthy when the ctldb answers and every background task runs: `{\"status\": \"ok\", \"ctldb\": \"up\", \"dialect\": ..., \"ledger_head\": seq}`; else 503 with `\"status\": \"unhealthy\"`, `\"ctldb\": \"down\"` or `\"stopped_task\"`, and `\"error\"`.",
             None,

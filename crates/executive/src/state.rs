@@ -79,6 +79,14 @@ impl AppState {
                 }
             }
         });
+        if self.0.config.retention.is_some() {
+            let s = self.0.clone();
+            self.spawn(
+                &mut tasks,
+                "ledger pruner",
+                crate::retention::prune_forever(s),
+            );
+        }
         let s = self.0.clone();
         self.spawn(&mut tasks, "ctldb group committer", async move {
             s.ctldb.committer_stopped().await

@@ -24,8 +24,9 @@ pub struct Ldb {
     pub(crate) open_batch: Option<i64>,
     pub(crate) changes: Option<ChangeTriggers>,
     /// Declared last: dropped after the connection is closed, so the next writer never finds
-    /// the lock free while this connection still has the file open.
-    _lock: LdbLock,
+    /// the lock free while this connection still has the file open. `None` only inside
+    /// [`Ldb::replace_contents`], which hands it to the reopened handle.
+    lock: Option<LdbLock>,
 }
 
 impl Ldb {
@@ -91,8 +92,44 @@ impl Ldb {
             committed,
             open_batch: None,
             changes,
-            _lock: lock,
+            lock: Some(lock),
         })
+    }
+
+    /// Replaces the whole LDB with the database at `from` (a restored snapshot), in place: one
+    /// SQLite backup step, so readers see the old contents or the new, never a mix, and keep
+    /// their connections (the file is the same; `PRAGMA data_version` tells them it changed).
+    /// Then reopens this handle on the new contents and records the bootstrap for the change
+    /// feed. A reflector below the ledger's pruning horizon does this to catch up.
+    pub fn replace_contents(&mut self, from: &Path) -> Result<(), LdbError> {
+        let err = |source| LdbError::Open {
+            path: from.to_path_buf(),
+            source,
+        };
+        let source =
+            Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+        {
+            let backup = rusqlite::backup::Backup::new(&source, &mut self.conn).map_err(err)?;
+            // -1: every page in one step, one transaction on the destination.
+            match backup.step(-1).map_err(err)? {
+                rusqlite::backup::StepResult::Done => {}
+                _ => {
+                    return Err(LdbError::Invariant {
+                        seq: self.committed,
+                        what: "the snapshot copy did not finish in one step",
+                    });
+                }
+            }
+        }
+        drop(source);
+        let lock = self.lock.take().ok_or(LdbError::Invariant {
+            seq: self.committed,
+            what: "LDB handle without its lock",
+        })?;
+        let fresh = Ldb::open_locked(&self.path, self.options.clone(), lock)?;
+        // The old handle (its connection, without the lock) closes here.
+        drop(std::mem::replace(self, fresh));
+        self.mark_bootstrapped()
     }
 
     /// Records, when the change feed is on, that this LDB was just restored from the snapshot at

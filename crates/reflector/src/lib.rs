@@ -9,6 +9,11 @@
 //! refuses or cannot execute halts applying (logged with its seq, reported unhealthy, never
 //! skipped) while the LDB keeps serving reads.
 //!
+//! Below the ledger's pruning horizon (the feed answers 410; a polled ctldb's horizon says so)
+//! the reflector bootstraps again from `-bootstrap-url`, in place ([`Ldb::replace_contents`]),
+//! and goes on from the snapshot's seq; without a bootstrap URL, or when the newest snapshot is
+//! itself below the horizon, it reports unhealthy with the reason and retries.
+//!
 //! Entry point: [`run`] with a [`Config`], a shared [`Status`] and a shutdown future;
 //! [`health_router`] serves `/healthz`, `/status` and `/metrics` from that status.
 
@@ -203,6 +208,74 @@ async fn bootstrap(url: &str, s3: &ctlstore_snapshot::S3Options, ldb: &std::path
     false
 }
 
+/// How often a reflector stuck below the pruning horizon tries again (a snapshot may appear,
+/// or an operator may fix the bootstrap URL's store).
+const BELOW_HORIZON_RETRY: Duration = Duration::from_secs(10);
+
+/// Brings an LDB at `after`, below the pruning `horizon`, forward from the newest snapshot at
+/// `-bootstrap-url`, or says why it cannot. `offered` is where the executive said the
+/// snapshots are (for the message: the host's own URL is what it trusts).
+async fn rebootstrap(
+    config: &Config,
+    status: &Arc<Status>,
+    ldb: &Arc<Mutex<Ldb>>,
+    after: i64,
+    horizon: i64,
+    offered: Option<&str>,
+) -> Result<(), String> {
+    let Some((url, s3)) = &config.bootstrap else {
+        let hint = offered
+            .map(|s| format!("; the executive's snapshots are at {s}"))
+            .unwrap_or_default();
+        return Err(format!(
+            "pruned through seq {horizon}, this LDB is at {after}, and no -bootstrap-url is set{hint}"
+        ));
+    };
+    let location = ctlstore_snapshot::Location::parse(url, s3).map_err(|e| e.to_string())?;
+    let mut staged = config.ldb_path.clone().into_os_string();
+    staged.push(".rebootstrap");
+    let staged = PathBuf::from(staged);
+    let _ = std::fs::remove_file(&staged);
+    tracing::warn!(
+        after,
+        horizon,
+        url,
+        "below the ledger's pruning horizon: bootstrapping from the newest snapshot"
+    );
+    let restored = ctlstore_snapshot::restore(&location, &staged)
+        .await
+        .map_err(|e| format!("restore from {url}: {e}"))?;
+    if restored.seq < horizon || restored.seq <= after {
+        let _ = std::fs::remove_file(&staged);
+        return Err(format!(
+            "the newest snapshot at {url} is at seq {}, not above the horizon {horizon}",
+            restored.seq
+        ));
+    }
+    let (handle, from) = (ldb.clone(), staged.clone());
+    let replaced = tokio::task::spawn_blocking(move || {
+        let mut l = handle
+            .lock()
+            .map_err(|_| "the LDB lock is poisoned".to_string())?;
+        l.replace_contents(&from).map_err(|e| e.to_string())?;
+        Ok::<_, String>((l.seq(), l.last_update().ok().flatten()))
+    })
+    .await
+    .map_err(|e| format!("the LDB worker thread failed: {e}"));
+    let _ = std::fs::remove_file(&staged);
+    let (seq, last_update) = replaced??;
+    status.set_batch_progress(None);
+    status.set_applied(seq, last_update);
+    metrics::gauge!(metric::SEQ).set(seq as f64);
+    tracing::info!(
+        seq,
+        horizon,
+        url,
+        "bootstrapped from snapshot past the pruning horizon"
+    );
+    Ok(())
+}
+
 /// The apply loop. Returns only when applying has halted on a poisoned entry.
 async fn follow(config: &Config, status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, source: &mut Source) {
     let mut backoff = Backoff::new();
@@ -213,6 +286,26 @@ async fn follow(config: &Config, status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, so
             Ok(f) => {
                 backoff.reset();
                 f
+            }
+            Err(SourceError::BelowHorizon {
+                after,
+                horizon,
+                snapshot,
+            }) => {
+                metrics::counter!(metric::ERRORS, "kind" => "below_horizon").increment(1);
+                match rebootstrap(config, status, ldb, after, horizon, snapshot.as_deref()).await {
+                    Ok(()) => {
+                        status.set_below_horizon(None);
+                        status.set_source_error(None);
+                        backoff.reset();
+                    }
+                    Err(why) => {
+                        tracing::error!(after, horizon, reason = %why, "below the ledger's pruning horizon");
+                        status.set_below_horizon(Some(why));
+                        tokio::time::sleep(BELOW_HORIZON_RETRY).await;
+                    }
+                }
+                continue;
             }
             Err(e) => {
                 metrics::counter!(metric::ERRORS, "kind" => "source").increment(1);

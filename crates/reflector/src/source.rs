@@ -106,6 +106,22 @@ pub enum SourceError {
     Ctldb(#[from] ctlstore_ctldb::CtldbError),
     #[error("ctldb poll timed out after {0:?}")]
     Timeout(Duration),
+    /// The entries after this host's seq were pruned from the ledger (retention): only a
+    /// snapshot can bring it forward.
+    #[error("the ledger is pruned through seq {horizon}, above this LDB's seq {after}: bootstrap from a snapshot{}", .snapshot.as_deref().map(|s| format!(" ({s})")).unwrap_or_default())]
+    BelowHorizon {
+        after: i64,
+        horizon: i64,
+        /// Where the executive says the snapshots are.
+        snapshot: Option<String>,
+    },
+}
+
+/// The executive's 410 body.
+#[derive(Deserialize)]
+struct Gone {
+    horizon: i64,
+    snapshot: Option<String>,
 }
 
 /// A page of entries.
@@ -143,7 +159,11 @@ struct Page {
 #[serde(untagged)]
 enum Answer {
     Page(Page),
-    Error { error: String },
+    /// Pruned while the long-poll waited (the 200 had gone out).
+    Gone(Gone),
+    Error {
+        error: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -251,6 +271,18 @@ impl Source {
                 let entries = tokio::time::timeout(*timeout, db.ledger_after(after, *block))
                     .await
                     .map_err(|_| SourceError::Timeout(*timeout))??;
+                // A page that starts past a gap may be missing pruned entries: the horizon is
+                // recorded before pruning deletes, so reading it after the page tells.
+                if entries.first().is_some_and(|e| e.seq > after + 1) {
+                    let horizon = db.ledger_horizon().await?;
+                    if after < horizon {
+                        return Err(SourceError::BelowHorizon {
+                            after,
+                            horizon,
+                            snapshot: None,
+                        });
+                    }
+                }
                 if entries.is_empty() {
                     tokio::time::sleep(jittered(*interval, *jitter)).await;
                 }
@@ -281,6 +313,20 @@ async fn feed_page(
         .send()
         .await?;
     let status = response.status();
+    if status == reqwest::StatusCode::GONE {
+        let body = response.bytes().await?;
+        if let Ok(gone) = serde_json::from_slice::<Gone>(&body) {
+            return Err(SourceError::BelowHorizon {
+                after,
+                horizon: gone.horizon,
+                snapshot: gone.snapshot,
+            });
+        }
+        return Err(SourceError::Status {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
+    }
     if !status.is_success() {
         let body = response.text().await.unwrap_or_default();
         return Err(SourceError::Status {
@@ -293,6 +339,11 @@ async fn feed_page(
     let body = response.bytes().await?;
     match serde_json::from_slice::<Answer>(&body).map_err(SourceError::Page)? {
         Answer::Page(page) => Ok(page),
+        Answer::Gone(gone) => Err(SourceError::BelowHorizon {
+            after,
+            horizon: gone.horizon,
+            snapshot: gone.snapshot,
+        }),
         Answer::Error { error } => Err(SourceError::Feed(error)),
     }
 }

@@ -18,6 +18,7 @@ struct State {
     apply_error: Option<String>,
     apply_failures: u64,
     halted: Option<String>,
+    below_horizon: Option<String>,
 }
 
 /// The reflector's status. Cheap to update from the apply loop.
@@ -123,6 +124,12 @@ impl Status {
         self.with(|s| s.halted = Some(why));
     }
 
+    /// This host fell below the ledger's pruning horizon and could not bootstrap (`None` once
+    /// it moves again).
+    pub(crate) fn set_below_horizon(&self, why: Option<String>) {
+        self.with(|s| s.below_horizon = why);
+    }
+
     pub fn halted(&self) -> Option<String> {
         self.with(|s| s.halted.clone())
     }
@@ -144,6 +151,13 @@ impl Status {
             let fresh = latency.is_some_and(|l| l <= max);
             let (healthy, reason) = match (&s.halted, &s.apply_error, caught_up, fresh) {
                 (Some(why), _, _, _) => (false, format!("applying halted: {why}")),
+                (None, _, _, _) if s.below_horizon.is_some() => (
+                    false,
+                    format!(
+                        "below the ledger's pruning horizon: {}",
+                        s.below_horizon.as_deref().unwrap_or_default()
+                    ),
+                ),
                 (None, Some(why), _, _) => (false, format!("applying fails, retrying: {why}")),
                 (None, None, true, _) => (true, "caught up".to_string()),
                 (None, None, false, true) => (true, "ledger latency within bound".to_string()),

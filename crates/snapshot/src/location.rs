@@ -123,8 +123,9 @@ impl Location {
         &self.url
     }
 
-    /// The seqs of the versions at this location that have a manifest (complete ones).
-    pub(crate) async fn manifest_seqs(&self) -> Result<Vec<i64>, SnapshotError> {
+    /// The seqs of the versions at this location that have a manifest (complete ones), in
+    /// listing order. The executive's ledger retention keeps the ledger above the oldest.
+    pub async fn manifest_seqs(&self) -> Result<Vec<i64>, SnapshotError> {
         let prefix = self.versions_prefix();
         let mut listing = self.store.list(Some(&prefix));
         let mut seqs = Vec::new();

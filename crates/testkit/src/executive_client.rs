@@ -157,10 +157,19 @@ impl ExecutiveClient {
             .collect()
     }
 
-    /// The seq of the last ledger entry (0 when empty), read page after page (a page holds at
-    /// most 10,000 entries; the first page's last seq is not the head of a longer ledger).
+    /// The seq of the last ledger entry (0 when empty): from the head the executive reports,
+    /// then page after page past it (another executive's commits may not have reached this
+    /// one's report yet). Never reads below the report, which a pruned ledger answers 410.
     pub async fn head(&self) -> i64 {
-        let mut head = 0;
+        let (status, page) = self
+            .call(
+                Method::GET,
+                &format!("/ledger?after={}&limit=1", i64::MAX / 2),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let mut head = page["head"].as_i64().unwrap_or(0);
         loop {
             match self
                 .ledger(head)

@@ -5,6 +5,7 @@ mod errors;
 mod limits;
 mod mutations;
 mod order;
+mod retention;
 mod retries;
 mod scalars;
 mod schema;

@@ -51,6 +51,21 @@ pub struct ExecutiveArgs {
     /// How often the ledger head is polled to notice other executives' commits (Go duration).
     #[arg(long, default_value_t = GoDuration(defaults().ledger_poll_interval))]
     pub ledger_poll_interval: GoDuration,
+    /// Prune the ledger: keep entries committed within DURATION (168h) or the newest ENTRIES
+    /// (1000000), and always those above the oldest snapshot at --snapshot-url (minus
+    /// --ledger-retention-margin). Off by default: the ledger is kept whole, as ctlstore.
+    #[arg(long, value_name = "DURATION|ENTRIES")]
+    pub ledger_retention: Option<String>,
+    /// Where the supervisor publishes snapshots (its --snapshot-url): needed by
+    /// --ledger-retention, which never prunes above the oldest snapshot retained there.
+    #[arg(long, value_name = "URL")]
+    pub snapshot_url: Option<String>,
+    /// Entries kept below the oldest retained snapshot's seq.
+    #[arg(long, default_value_t = ctlstore_executive::DEFAULT_RETENTION_MARGIN)]
+    pub ledger_retention_margin: i64,
+    /// How often the ledger is pruned (Go duration).
+    #[arg(long, default_value_t = GoDuration(ctlstore_executive::DEFAULT_PRUNE_INTERVAL))]
+    pub ledger_prune_interval: GoDuration,
     #[command(flatten)]
     pub common: CommonFlags,
 }
@@ -86,6 +101,7 @@ impl ExecutiveArgs {
         if self.writer_limit < 0 {
             return Err(FlagError::new("writer-limit", "must not be negative"));
         }
+        let retention = self.retention()?;
         let config = ctlstore_executive::Config {
             ctldb_url: self.ctldb.clone(),
             max_table_size: self.max_table_size,
@@ -98,11 +114,39 @@ impl ExecutiveArgs {
             handler_timeout: positive("handler-timeout", self.handler_timeout)?,
             ledger_poll_interval: positive("ledger-poll-interval", self.ledger_poll_interval)?,
             cors_origins: self.cors_origin.clone(),
+            retention,
             ..defaults()
         };
         config
             .validate()
             .map_err(|e| FlagError::new("cors-origin", e.to_string()))?;
         Ok(config)
+    }
+
+    fn retention(&self) -> Result<Option<ctlstore_executive::Retention>, FlagError> {
+        let Some(text) = self.ledger_retention.as_deref().filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        let keep = ctlstore_executive::Keep::parse(text)
+            .map_err(|e| FlagError::new("ledger-retention", e))?;
+        let Some(url) = self.snapshot_url.as_deref().filter(|u| !u.is_empty()) else {
+            return Err(FlagError::new(
+                "ledger-retention",
+                "needs --snapshot-url: the ledger is never pruned above the oldest snapshot, so hosts can always bootstrap",
+            ));
+        };
+        if self.ledger_retention_margin < 0 {
+            return Err(FlagError::new(
+                "ledger-retention-margin",
+                "must not be negative",
+            ));
+        }
+        let mut retention = ctlstore_executive::Retention::new(keep, url);
+        retention
+            .location()
+            .map_err(|e| FlagError::new("snapshot-url", e.to_string()))?;
+        retention.margin = self.ledger_retention_margin;
+        retention.interval = positive("ledger-prune-interval", self.ledger_prune_interval)?;
+        Ok(Some(retention))
     }
 }

@@ -9,6 +9,11 @@
 //!   An error after the headers went out is sent as the body `{"error": ...}`.
 //! - `GET /ledger/stream?after=SEQ`: the same entries as newline-delimited JSON on one long
 //!   response, forever; an idle stream sends `{"head": N}` every [`FEED_KEEPALIVE`].
+//!
+//! A follower whose `after` is below the pruning horizon (`retention.rs`) is answered 410 Gone
+//! with `{"error", "field": "after", "horizon": H, "snapshot": URL or null}`: the entries it
+//! needs are gone, and it must bootstrap from a snapshot. It is never sent a page that skips
+//! them.
 
 use std::time::Duration;
 
@@ -16,7 +21,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use ctlstore_ledger::LedgerEntry;
@@ -24,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::state::{AppState, Inner};
 
 pub(crate) const DEFAULT_LIMIT: i64 = 1000;
 pub(crate) const MAX_LIMIT: i64 = 10_000;
@@ -77,6 +82,43 @@ struct FeedPage<'a> {
     head: i64,
 }
 
+/// The seq through which the ledger is pruned, when a follower at `after` that read `entries`
+/// is below it. The known horizon answers at once; a page that starts with a gap re-reads it
+/// from the ctldb (another executive may have pruned since), after the page was read: pruning
+/// records the horizon before it deletes, so a page missing pruned entries always sees it.
+async fn below_horizon(
+    s: &Inner,
+    after: i64,
+    entries: &[LedgerEntry],
+) -> Result<Option<i64>, ctlstore_ctldb::CtldbError> {
+    let known = s.feed.horizon();
+    if after < known {
+        return Ok(Some(known));
+    }
+    if entries.first().is_none_or(|e| e.seq <= after + 1) {
+        return Ok(None);
+    }
+    let horizon = s.ctldb.ledger_horizon().await?;
+    s.feed.publish_horizon(horizon);
+    Ok((after < horizon).then_some(horizon))
+}
+
+/// The body of a 410: what is gone and where the snapshots are.
+fn gone_body(s: &Inner, after: i64, horizon: i64) -> serde_json::Value {
+    serde_json::json!({
+        "error": format!(
+            "the ledger is pruned through seq {horizon}, above after={after}: bootstrap from a snapshot"
+        ),
+        "field": "after",
+        "horizon": horizon,
+        "snapshot": s.config.retention.as_ref().map(|r| r.snapshot_url.as_str()),
+    })
+}
+
+fn gone(s: &Inner, after: i64, horizon: i64) -> Response {
+    (StatusCode::GONE, Json(gone_body(s, after, horizon))).into_response()
+}
+
 fn parse_wait(raw: Option<&str>, max: Duration) -> ApiResult<Duration> {
     let Some(raw) = raw else {
         return Ok(Duration::ZERO);
@@ -117,6 +159,9 @@ pub async fn long_poll(
     // Mark the head seen before reading, so a commit between the read and the wait wakes us.
     head.borrow_and_update();
     let entries = s.ctldb.ledger_after(q.after, limit).await?;
+    if let Some(horizon) = below_horizon(s, q.after, &entries).await? {
+        return Ok(gone(s, q.after, horizon));
+    }
     if !entries.is_empty() || Instant::now() >= deadline || *shutdown.borrow() {
         return Ok(Json(page(&entries, s.feed.head())).into_response());
     }
@@ -174,7 +219,17 @@ impl Waiting {
             self.head.borrow_and_update();
             let s = &self.app.0;
             let finished = Instant::now() >= self.deadline || *self.shutdown.borrow();
-            let chunk = match s.ctldb.ledger_after(self.after, self.limit).await {
+            let read = s.ctldb.ledger_after(self.after, self.limit).await;
+            let pruned = match &read {
+                Ok(entries) => below_horizon(s, self.after, entries).await.ok().flatten(),
+                Err(_) => None,
+            };
+            let chunk = match read {
+                // The status went out with the headers: the error is the body, and the
+                // follower's next request gets the 410.
+                Ok(_) if pruned.is_some() => {
+                    serde_json::to_vec(&gone_body(s, self.after, pruned.unwrap_or_default()))
+                }
                 Ok(entries) if entries.is_empty() && !finished => continue,
                 Ok(entries) => serde_json::to_vec(&page(&entries, s.feed.head())),
                 Err(e) => serde_json::to_vec(&serde_json::json!({"error": e.to_string()})),
@@ -202,6 +257,10 @@ pub async fn stream(
     if q.after < 0 {
         return Err(ApiError::bad_request("after must not be negative").with_field("after"));
     }
+    let first = state.0.ctldb.ledger_after(q.after, 1).await?;
+    if let Some(horizon) = below_horizon(&state.0, q.after, &first).await? {
+        return Ok(gone(&state.0, q.after, horizon));
+    }
     let start = StreamState {
         head: state.0.feed.subscribe(),
         shutdown: state.0.shutdown.subscribe(),
@@ -218,7 +277,20 @@ pub async fn stream(
                 return None;
             }
             st.head.borrow_and_update();
-            match st.app.0.ctldb.ledger_after(st.after, DEFAULT_LIMIT).await {
+            let read = st.app.0.ctldb.ledger_after(st.after, DEFAULT_LIMIT).await;
+            let pruned = match &read {
+                Ok(entries) => below_horizon(&st.app.0, st.after, entries)
+                    .await
+                    .ok()
+                    .flatten(),
+                Err(_) => None,
+            };
+            match read {
+                Ok(_) if pruned.is_some() => {
+                    st.failed = true;
+                    let body = gone_body(&st.app.0, st.after, pruned.unwrap_or_default());
+                    return Some((Ok(Bytes::from(format!("{body}\n"))), st));
+                }
                 Ok(entries) if !entries.is_empty() => {
                     let mut chunk = Vec::new();
                     for e in &entries {

@@ -11,6 +11,7 @@ mod feed;
 mod limits;
 mod mutations;
 mod ops;
+mod prune;
 mod reads;
 mod schema_admin;
 mod web;
@@ -76,6 +77,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/status"),
     ("GET", "/ledger"),
     ("GET", "/ledger/stream"),
+    ("POST", "/ledger/prune"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
@@ -128,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/writers", get(writers::list))
         .route("/writers/{writerName}", delete(writers::remove))
+        .route("/ledger/prune", post(prune::prune))
         .route_layer(from_fn_with_state(state.clone(), require_admin));
     let api = Router::new()
         .merge(admin)

@@ -113,7 +113,7 @@ async fn openapi_matches_the_routes() {
                 .sum::<usize>())
             .unwrap_or(0)
     );
-    assert_eq!(documented, 35, "the route table has 35 operations");
+    assert_eq!(documented, 36, "the route table has 36 operations");
     s.stop().await;
     db.cleanup().await;
 }
