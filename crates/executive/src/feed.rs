@@ -1,13 +1,24 @@
 //! The ledger head, as a value that changes: every commit made through this executive publishes
 //! its seq at once, and a poller notices commits made by other executives on the same ctldb.
-//! Long-polls and streams wait on it, so a waiting reflector is answered the moment an entry
-//! commits. A waiter is a parked task with a watch receiver: thousands cost next to nothing.
+//!
+//! The newest entries are kept in memory ([`RecentEntries`]): one task reads each new commit
+//! from the ctldb once and publishes how far the window reaches. Long-polls and streams wait
+//! on that, so a waiting reflector is answered the moment an entry commits, from memory: with
+//! 10,000 followers a write costs one ctldb read, not 10,000. A waiter is a parked task with a
+//! watch receiver: thousands cost next to nothing. Followers further behind than the window
+//! read the ctldb as before.
 
+use std::collections::VecDeque;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use ctlstore_ctldb::Ctldb;
+use ctlstore_ledger::LedgerEntry;
 use tokio::sync::watch;
+
+/// Entries kept in memory: a few seconds of a heavy write load, a few MB.
+const WINDOW_ENTRIES: usize = 10_000;
 
 /// How often the poller re-reads the pruning horizon (other executives may prune).
 const HORIZON_REFRESH: Duration = Duration::from_secs(1);
@@ -17,6 +28,108 @@ pub(crate) struct LedgerFeed {
     /// The seq through which the ledger is known to be pruned (retention.rs): a follower
     /// below it is answered 410.
     horizon: AtomicI64,
+    pub recent: RecentEntries,
+}
+
+/// Every ledger entry with `after < seq <= through`, in order (gaps are final: decision 0011,
+/// so no entry below `through` can still appear).
+struct Window {
+    entries: VecDeque<LedgerEntry>,
+    after: i64,
+    through: i64,
+}
+
+/// The newest ledger entries, shared by every follower of this executive.
+pub(crate) struct RecentEntries {
+    window: RwLock<Window>,
+    /// `through`, for waiters: changes when new entries are in the window.
+    filled: watch::Sender<i64>,
+}
+
+impl RecentEntries {
+    fn new() -> RecentEntries {
+        RecentEntries {
+            // Serves nothing until the filler has read the head.
+            window: RwLock::new(Window {
+                entries: VecDeque::new(),
+                after: i64::MAX,
+                through: i64::MAX,
+            }),
+            filled: watch::channel(0).0,
+        }
+    }
+
+    /// Changes whenever the window has new entries.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.filled.subscribe()
+    }
+
+    /// Up to `limit` entries after `after`, when the window covers it (`None`: read the
+    /// ctldb). An empty page means there is nothing newer yet.
+    pub fn after(&self, after: i64, limit: usize) -> Option<Vec<LedgerEntry>> {
+        let w = self.window.read().ok()?;
+        if after < w.after || after > w.through {
+            return None;
+        }
+        let start = w.entries.partition_point(|e| e.seq <= after);
+        Some(w.entries.range(start..).take(limit).cloned().collect())
+    }
+
+    /// Keeps the window at the ledger's head forever: reads what commits after it (woken by
+    /// `head`), once, for every follower.
+    pub async fn fill_forever(&self, ctldb: &Ctldb, mut head: watch::Receiver<i64>) {
+        let mut through = loop {
+            match ctldb.max_seq().await {
+                Ok(seq) => break seq,
+                Err(e) => {
+                    tracing::warn!(error = %e, "ledger window: read the head");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        if let Ok(mut w) = self.window.write() {
+            *w = Window {
+                entries: VecDeque::new(),
+                after: through,
+                through,
+            };
+        }
+        self.filled.send_replace(through);
+        loop {
+            head.borrow_and_update();
+            match ctldb.ledger_after(through, WINDOW_ENTRIES as i64).await {
+                Ok(entries) if !entries.is_empty() => {
+                    through = entries.last().map_or(through, |e| e.seq);
+                    if let Ok(mut w) = self.window.write() {
+                        w.entries.extend(entries);
+                        while w.entries.len() > WINDOW_ENTRIES {
+                            if let Some(old) = w.entries.pop_front() {
+                                w.after = old.seq;
+                            }
+                        }
+                        w.through = through;
+                    }
+                    self.filled.send_replace(through);
+                    // A full read may have left more behind it.
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "ledger window: read new entries");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            }
+            if *head.borrow() > through {
+                // Published but not read yet (another connection's view lags): look again soon.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+            if head.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
 }
 
 impl LedgerFeed {
@@ -24,6 +137,7 @@ impl LedgerFeed {
         LedgerFeed {
             head: watch::channel(0).0,
             horizon: AtomicI64::new(0),
+            recent: RecentEntries::new(),
         }
     }
 

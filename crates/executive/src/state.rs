@@ -54,6 +54,13 @@ impl AppState {
                 .await
         });
         let s = self.0.clone();
+        self.spawn(&mut tasks, "ledger window", async move {
+            s.feed
+                .recent
+                .fill_forever(&s.ctldb, s.feed.subscribe())
+                .await
+        });
+        let s = self.0.clone();
         self.spawn(&mut tasks, "table sizer", async move {
             s.sizes
                 .refresh_forever(&s.ctldb, s.config.table_size_refresh)

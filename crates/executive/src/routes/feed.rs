@@ -103,6 +103,21 @@ async fn below_horizon(
     Ok((after < horizon).then_some(horizon))
 }
 
+/// Up to `limit` entries after `after`: from the window of recent entries when it reaches that
+/// far back (every follower at the head), else from the ctldb. The window trails commits by
+/// the moment its filler takes to read them, so only followers that wait use it (they are
+/// woken when it fills); a plain read goes to the ctldb and sees every commit.
+async fn read_entries(
+    s: &Inner,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<LedgerEntry>, ctlstore_ctldb::CtldbError> {
+    match s.feed.recent.after(after, limit as usize) {
+        Some(entries) => Ok(entries),
+        None => s.ctldb.ledger_after(after, limit).await,
+    }
+}
+
 /// The body of a 410: what is gone and where the snapshots are.
 fn gone_body(s: &Inner, after: i64, horizon: i64) -> serde_json::Value {
     serde_json::json!({
@@ -154,11 +169,16 @@ pub async fn long_poll(
     }
     let limit = parse_limit(q.limit)?;
     let deadline = Instant::now() + parse_wait(q.wait.as_deref(), s.config.max_ledger_wait)?;
-    let mut head = s.feed.subscribe();
+    let mut head = s.feed.recent.subscribe();
     let shutdown = s.shutdown.subscribe();
-    // Mark the head seen before reading, so a commit between the read and the wait wakes us.
+    // Mark the window seen before reading, so an entry between the read and the wait wakes us.
     head.borrow_and_update();
-    let entries = s.ctldb.ledger_after(q.after, limit).await?;
+    let waits = deadline > Instant::now();
+    let entries = if waits {
+        read_entries(s, q.after, limit).await?
+    } else {
+        s.ctldb.ledger_after(q.after, limit).await?
+    };
     if let Some(horizon) = below_horizon(s, q.after, &entries).await? {
         return Ok(gone(s, q.after, horizon));
     }
@@ -219,7 +239,7 @@ impl Waiting {
             self.head.borrow_and_update();
             let s = &self.app.0;
             let finished = Instant::now() >= self.deadline || *self.shutdown.borrow();
-            let read = s.ctldb.ledger_after(self.after, self.limit).await;
+            let read = read_entries(s, self.after, self.limit).await;
             let pruned = match &read {
                 Ok(entries) => below_horizon(s, self.after, entries).await.ok().flatten(),
                 Err(_) => None,
@@ -262,7 +282,7 @@ pub async fn stream(
         return Ok(gone(&state.0, q.after, horizon));
     }
     let start = StreamState {
-        head: state.0.feed.subscribe(),
+        head: state.0.feed.recent.subscribe(),
         shutdown: state.0.shutdown.subscribe(),
         app: state,
         after: q.after,
@@ -277,7 +297,7 @@ pub async fn stream(
                 return None;
             }
             st.head.borrow_and_update();
-            let read = st.app.0.ctldb.ledger_after(st.after, DEFAULT_LIMIT).await;
+            let read = read_entries(&st.app.0, st.after, DEFAULT_LIMIT).await;
             let pruned = match &read {
                 Ok(entries) => below_horizon(&st.app.0, st.after, entries)
                     .await
