@@ -8,6 +8,10 @@
 //!
 //!     cargo bench -p ctlstore --bench fanout      # BENCH_FOLLOWERS=1000,10000 BENCH_WRITES=50
 //!
+//! With `BENCH_RELAYS=R` the followers are spread over R `ctlstore relay` processes following
+//! the executive (the fan-out tier, docs/decisions/0014-fan-out-relay.md), and the relays'
+//! CPU and memory are reported too.
+//!
 //! `ulimit -n` must allow the followers' sockets in this process and in the executive's.
 
 use std::sync::Arc;
@@ -55,7 +59,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn run(followers: usize, writes: usize) {
+async fn run(followers: usize, writes: usize, relays: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -76,6 +80,31 @@ async fn run(followers: usize, writes: usize) {
     let writer = admin.register(&ctlstore_testkit::BENCH_SCHEMA).await;
     let start_seq = admin.head().await;
     let (anon_before, file_before) = rss(pid);
+    // The relays, and the feed URL each follower uses.
+    let mut relay_procs = Vec::new();
+    let mut feeds = Vec::new();
+    for _ in 0..relays {
+        let port = free_port();
+        relay_procs.push(spawn_service(
+            env!("CARGO_BIN_EXE_ctlstore"),
+            &[
+                "relay",
+                "--upstream",
+                &base,
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ],
+        ));
+        let url = format!("http://127.0.0.1:{port}");
+        ExecutiveClient::new(url.clone())
+            .wait_until_healthy(Duration::from_secs(30))
+            .await;
+        feeds.push(url);
+    }
+    if feeds.is_empty() {
+        feeds.push(base.clone());
+    }
+    let relay_rss_before: Vec<(u64, u64)> = relay_procs.iter().map(|r| rss(r.id())).collect();
 
     // seq → when the writer's answer came back; (seq, received) for every follower answer.
     let acked: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
@@ -88,10 +117,10 @@ async fn run(followers: usize, writes: usize) {
         .expect("client");
     let stop_at = Arc::new(std::sync::atomic::AtomicI64::new(i64::MAX));
     let mut tasks = Vec::with_capacity(followers);
-    for _ in 0..followers {
+    for i in 0..followers {
         let (http, base, received, parked, stop_at) = (
             http.clone(),
-            base.clone(),
+            feeds[i % feeds.len()].clone(),
             received.clone(),
             parked.clone(),
             stop_at.clone(),
@@ -132,6 +161,8 @@ async fn run(followers: usize, writes: usize) {
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (anon_idle, file_idle) = rss(pid);
+    let relay_rss_idle: Vec<(u64, u64)> = relay_procs.iter().map(|r| rss(r.id())).collect();
+    let relay_cpu_before: Vec<Duration> = relay_procs.iter().map(|r| cpu(r.id())).collect();
     let cpu_before = cpu(pid);
     let wall = Instant::now();
 
@@ -155,6 +186,11 @@ async fn run(followers: usize, writes: usize) {
         let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), t).await;
     }
     let cpu_used = cpu(pid) - cpu_before;
+    let relay_cpu: Duration = relay_procs
+        .iter()
+        .zip(&relay_cpu_before)
+        .map(|(r, before)| cpu(r.id()).saturating_sub(*before))
+        .sum();
     let elapsed = wall.elapsed();
 
     let acked = acked.lock().await.clone();
@@ -179,8 +215,13 @@ async fn run(followers: usize, writes: usize) {
     every.sort();
     let per_follower =
         |after: u64, before: u64| (after.saturating_sub(before)) as f64 / followers as f64;
+    let via = if relays > 0 {
+        format!(" via {relays} relays")
+    } else {
+        String::new()
+    };
     println!(
-        "{followers} followers, {} writes at 10/s: ack → follower p50 {:.1} ms, p99 {:.1} ms; ack → every follower notified p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {missed} notifications missing",
+        "{followers} followers{via}, {} writes at 10/s: ack → follower p50 {:.1} ms, p99 {:.1} ms; ack → every follower notified p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {missed} notifications missing",
         acked.len(),
         percentile(&all, 0.5).as_secs_f64() * 1000.0,
         percentile(&all, 0.99).as_secs_f64() * 1000.0,
@@ -198,6 +239,21 @@ async fn run(followers: usize, writes: usize) {
         file_before,
         file_idle,
     );
+    if relays > 0 {
+        let grown = |pick: fn(&(u64, u64)) -> u64| {
+            relay_rss_idle.iter().map(pick).sum::<u64>() as f64
+                - relay_rss_before.iter().map(pick).sum::<u64>() as f64
+        };
+        println!(
+            "  relays: CPU {:.0} % of one core in all while writing; idle followers cost {:.1} KiB RssAnon + {:.1} KiB RssFile each on their relay (relays' RssAnon {} → {} KiB in all)",
+            100.0 * relay_cpu.as_secs_f64() / elapsed.as_secs_f64(),
+            grown(|r| r.0) / followers as f64,
+            grown(|r| r.1) / followers as f64,
+            relay_rss_before.iter().map(|r| r.0).sum::<u64>(),
+            relay_rss_idle.iter().map(|r| r.0).sum::<u64>(),
+        );
+    }
+    drop(relay_procs);
     drop(executive);
 }
 
@@ -216,7 +272,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let relays: usize = std::env::var("BENCH_RELAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     for n in followers {
-        runtime.block_on(run(n, writes));
+        runtime.block_on(run(n, writes, relays));
     }
 }

@@ -48,6 +48,10 @@ pub fn run(command: &Command, config_file: Option<&std::path::Path>) -> anyhow::
             address("bind-addr", &args.bind_addr)?;
             args.config();
         }
+        Command::Relay(args) => {
+            address("bind", &args.bind)?;
+            args.config()?;
+        }
         Command::Supervisor(args) => {
             optional_address("reflector.metrics-bind", &args.reflector.inner.metrics_bind)?;
             args.config()?;

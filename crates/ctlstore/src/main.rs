@@ -53,6 +53,9 @@ enum Command {
     MultiReflector(Box<flags::MultiReflectorArgs>),
     /// Serve ctlstore's HTTP read API over this host's LDB.
     Sidecar(Box<flags::SidecarArgs>),
+    /// Relay the ledger feed to many hosts: follow an executive (or relay), serve the same feed
+    /// from memory (the fan-out tier, docs/relay.md).
+    Relay(Box<flags::RelayArgs>),
     /// Read one row from an LDB and print it as JSON (exit status 1 when there is none).
     LdbReadKey(flags::LdbReadKeyArgs),
     /// Run a private reflector and publish snapshots of its LDB every interval.
@@ -122,6 +125,12 @@ fn main() -> anyhow::Result<()> {
             args.common.ignored.log();
             let config = args.config()?;
             runtime.block_on(services::executive(&args.bind, config))?;
+        }
+        Command::Relay(args) => {
+            services::init_tracing(args.common.debug);
+            args.common.ignored.log();
+            let config = args.config()?;
+            runtime.block_on(services::relay(&args.bind, config))?;
         }
         Command::Reflector(args) => {
             services::init_tracing(args.common.debug);

@@ -26,6 +26,13 @@ pub async fn executive(bind: &str, config: ctlstore_executive::Config) -> anyhow
     Ok(())
 }
 
+pub async fn relay(bind: &str, config: ctlstore_relay::Config) -> anyhow::Result<()> {
+    let listener = bind_listener(bind).await?;
+    tracing::info!(bind = %listener.local_addr()?, upstream = %config.upstream, "relay listening");
+    ctlstore_relay::serve(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
+
 pub async fn bind_listener(bind: &str) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(bind)
         .await

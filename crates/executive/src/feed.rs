@@ -8,13 +8,12 @@
 //! watch receiver: thousands cost next to nothing. Followers further behind than the window
 //! read the ctldb as before.
 
-use std::collections::VecDeque;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use ctlstore_ctldb::Ctldb;
-use ctlstore_ledger::LedgerEntry;
+use ctlstore_ledger::{LedgerEntry, LedgerWindow};
 use tokio::sync::watch;
 
 /// Entries kept in memory: a few seconds of a heavy write load, a few MB.
@@ -31,17 +30,9 @@ pub(crate) struct LedgerFeed {
     pub recent: RecentEntries,
 }
 
-/// Every ledger entry with `after < seq <= through`, in order (gaps are final: decision 0011,
-/// so no entry below `through` can still appear).
-struct Window {
-    entries: VecDeque<LedgerEntry>,
-    after: i64,
-    through: i64,
-}
-
 /// The newest ledger entries, shared by every follower of this executive.
 pub(crate) struct RecentEntries {
-    window: RwLock<Window>,
+    window: RwLock<LedgerWindow>,
     /// `through`, for waiters: changes when new entries are in the window.
     filled: watch::Sender<i64>,
 }
@@ -50,11 +41,7 @@ impl RecentEntries {
     fn new() -> RecentEntries {
         RecentEntries {
             // Serves nothing until the filler has read the head.
-            window: RwLock::new(Window {
-                entries: VecDeque::new(),
-                after: i64::MAX,
-                through: i64::MAX,
-            }),
+            window: RwLock::new(LedgerWindow::starting_after(i64::MAX, WINDOW_ENTRIES)),
             filled: watch::channel(0).0,
         }
     }
@@ -67,12 +54,7 @@ impl RecentEntries {
     /// Up to `limit` entries after `after`, when the window covers it (`None`: read the
     /// ctldb). An empty page means there is nothing newer yet.
     pub fn after(&self, after: i64, limit: usize) -> Option<Vec<LedgerEntry>> {
-        let w = self.window.read().ok()?;
-        if after < w.after || after > w.through {
-            return None;
-        }
-        let start = w.entries.partition_point(|e| e.seq <= after);
-        Some(w.entries.range(start..).take(limit).cloned().collect())
+        self.window.read().ok()?.page(after, limit)
     }
 
     /// Keeps the window at the ledger's head forever: reads what commits after it (woken by
@@ -88,11 +70,7 @@ impl RecentEntries {
             }
         };
         if let Ok(mut w) = self.window.write() {
-            *w = Window {
-                entries: VecDeque::new(),
-                after: through,
-                through,
-            };
+            w.restart_after(through);
         }
         self.filled.send_replace(through);
         loop {
@@ -101,13 +79,7 @@ impl RecentEntries {
                 Ok(entries) if !entries.is_empty() => {
                     through = entries.last().map_or(through, |e| e.seq);
                     if let Ok(mut w) = self.window.write() {
-                        w.entries.extend(entries);
-                        while w.entries.len() > WINDOW_ENTRIES {
-                            if let Some(old) = w.entries.pop_front() {
-                                w.after = old.seq;
-                            }
-                        }
-                        w.through = through;
+                        w.push(entries);
                     }
                     self.filled.send_replace(through);
                     // A full read may have left more behind it.

@@ -33,7 +33,7 @@ pub use retention::{
     DEFAULT_MARGIN as DEFAULT_RETENTION_MARGIN, DEFAULT_PRUNE_INTERVAL, Keep, Plan, Retention,
     RetentionError, plan as plan_retention, prune_once,
 };
-pub use routes::{FEED_KEEPALIVE, router};
+pub use routes::{FEED_DEFAULT_LIMIT, FEED_KEEPALIVE, FEED_MAX_LIMIT, router};
 pub use supervise::TaskFailure;
 use tokio::net::TcpListener;
 

@@ -7,11 +7,15 @@
 //! LDB, so the renderer here is the one place that decides what hosts run; it is property-tested
 //! against real SQLite.
 //!
+//! [`LedgerWindow`] is the window of recent entries the executive and the relay serve followers
+//! from.
+//!
 //! Architecture invariant: pure functions, no I/O; depends only on `ctlstore-schema`.
 
 mod entry;
 mod literal;
 mod render;
+mod window;
 
 pub use entry::{BEGIN_MARKER, COMMIT_MARKER, LedgerEntry, Statement};
 pub use literal::{Literal, push_literal, push_quoted_identifier, sql_literal};
@@ -19,3 +23,4 @@ pub use render::{
     add_column, clear_table, create_index, create_table, delete_row, drop_index, drop_table,
     statement_too_large, upsert_row,
 };
+pub use window::LedgerWindow;

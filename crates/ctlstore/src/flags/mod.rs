@@ -11,6 +11,7 @@ mod heartbeat;
 mod ldb_read_key;
 mod loader;
 mod reflector;
+mod relay;
 mod sidecar;
 mod supervisor;
 
@@ -25,6 +26,7 @@ pub use heartbeat::HeartbeatArgs;
 pub use ldb_read_key::LdbReadKeyArgs;
 pub use loader::LoaderArgs;
 pub use reflector::{MultiReflectorArgs, ReflectorArgs};
+pub use relay::RelayArgs;
 pub use sidecar::SidecarArgs;
 pub use supervisor::SupervisorArgs;
 

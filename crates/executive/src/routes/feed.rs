@@ -31,8 +31,10 @@ use tokio::time::Instant;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, Inner};
 
-pub(crate) const DEFAULT_LIMIT: i64 = 1000;
-pub(crate) const MAX_LIMIT: i64 = 10_000;
+/// Entries per page when `limit` is not given.
+pub const DEFAULT_LIMIT: i64 = 1000;
+/// The largest `limit`.
+pub const MAX_LIMIT: i64 = 10_000;
 /// How often a waiting feed answer sends a keepalive byte (long-poll) or line (stream).
 /// Clients may treat a connection silent for 3 × this long as dead.
 pub const FEED_KEEPALIVE: Duration = Duration::from_secs(1);

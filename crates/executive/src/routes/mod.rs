@@ -17,7 +17,7 @@ mod schema_admin;
 mod web;
 mod writers;
 
-pub use feed::FEED_KEEPALIVE;
+pub use feed::{DEFAULT_LIMIT as FEED_DEFAULT_LIMIT, FEED_KEEPALIVE, MAX_LIMIT as FEED_MAX_LIMIT};
 pub(crate) use web::cors_layer;
 /// Query limits the OpenAPI document declares (one definition each, in the routes).
 pub(crate) mod query_limits {
