@@ -209,6 +209,27 @@ def parse_trigger_latency(text):
     return out
 
 
+def parse_prune(text):
+    """crates/executive/benches/prune.rs, per backend:
+    "{backend:?}: pruned {} of {head} entries in {:.2} s"
+    "{backend:?}: writes, no prune: {} writes, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms"
+    "{backend:?}: writes while pruning: {} writes, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms"
+    """
+    out = {}
+    for backend in ("Sqlite", "Mysql", "Postgres"):
+        d = {}
+        f = find(r"^" + backend + r": pruned " + NUM + r" of " + NUM + r" entries in " + NUM + r" s", text)
+        if f:
+            d["pruned"], d["head"], d["seconds"] = f
+        for key, label in (("quiet", "writes, no prune"), ("pruning", "writes while pruning")):
+            x = _p50_p99_max_ms(r"^" + backend + ": " + label + ":", text)
+            if x:
+                d[key] = x
+        if d:
+            out[backend.lower()] = d
+    return out
+
+
 def parse_bootstrap(text):
     """crates/snapshot/benches/bootstrap.rs:
     "built a {} MiB LDB ({rows} rows) in {:.1} s"
@@ -246,15 +267,18 @@ def parse_postgres_to_ldb(text):
 
 
 def parse_fanout(text):
-    """crates/ctlstore/benches/fanout.rs, per follower count:
-    "{followers} followers, {} writes at 10/s: ack → follower p50 {:.1} ms, p99 {:.1} ms; ack → every follower notified p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {missed} notifications missing"
+    """crates/ctlstore/benches/fanout.rs, per follower count (bench/run's fanout and fanout_relays):
+    "{followers} followers{via}, {} writes at 10/s: ack → follower p50 {:.1} ms, p99 {:.1} ms; ack → every follower notified p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {missed} notifications missing"
+      with {via} empty, or " via {relays} relays" under BENCH_RELAYS
     "  executive: CPU {:.0} % of one core while writing; idle followers cost {:.1} KiB RssAnon + {:.1} KiB RssFile each (RssAnon {} → {} KiB, RssFile {} → {} KiB)"
-    The executive line belongs to the followers line above it.
+    "  relays: CPU {:.0} % of one core in all while writing; idle followers cost {:.1} KiB RssAnon + {:.1} KiB RssFile each on their relay (relays' RssAnon {} → {} KiB in all)"
+      only with relays
+    The executive and relays lines belong to the followers line above them.
     """
     out = {}
     current = None
     head = re.compile(
-        r"^(\d+) followers,\s*(\d+) writes.*?follower p50\s+" + NUM + MS + r",\s*p99\s+" + NUM + MS
+        r"^(\d+) followers(?: via (\d+) relays?)?,\s*(\d+) writes.*?follower p50\s+" + NUM + MS + r",\s*p99\s+" + NUM + MS
         + r";.*?notified p50\s+" + NUM + MS + r",\s*p99\s+" + NUM + MS + r",\s*max\s+" + NUM + MS
         + r";\s*(\d+) notifications missing"
     )
@@ -262,17 +286,23 @@ def parse_fanout(text):
         r"^\s*executive:\s*CPU\s+" + NUM + r"\s*% of one core.*?cost\s+" + NUM + r"\s*KiB RssAnon\s*\+\s*" + NUM
         + r"\s*KiB RssFile each\s*\(RssAnon\s+(\d+)\s*\S+\s*(\d+)\s*KiB,\s*RssFile\s+(\d+)\s*\S+\s*(\d+)\s*KiB\)"
     )
+    rl = re.compile(
+        r"^\s*relays:\s*CPU\s+" + NUM + r"\s*% of one core.*?cost\s+" + NUM + r"\s*KiB RssAnon\s*\+\s*" + NUM
+        + r"\s*KiB RssFile each.*?RssAnon\s+(\d+)\s*\S+\s*(\d+)\s*KiB in all"
+    )
     for line in text.splitlines():
         m = head.search(line)
         if m:
             g = [num(x) for x in m.groups()]
             current = int(g[0])
             out[current] = {
-                "followers": g[0], "writes": g[1],
-                "follower_p50_ms": g[2], "follower_p99_ms": g[3],
-                "every_p50_ms": g[4], "every_p99_ms": g[5], "every_max_ms": g[6],
-                "missing": g[7],
+                "followers": g[0], "writes": g[2],
+                "follower_p50_ms": g[3], "follower_p99_ms": g[4],
+                "every_p50_ms": g[5], "every_p99_ms": g[6], "every_max_ms": g[7],
+                "missing": g[8],
             }
+            if g[1] is not None:
+                out[current]["relays"] = g[1]
             continue
         m = ex.search(line)
         if m and current is not None:
@@ -281,7 +311,59 @@ def parse_fanout(text):
                 cpu_pct=g[0], anon_kib_per_follower=g[1], file_kib_per_follower=g[2],
                 anon_before_kib=g[3], anon_idle_kib=g[4], file_before_kib=g[5], file_idle_kib=g[6],
             )
+            continue
+        m = rl.search(line)
+        if m and current is not None:
+            g = [num(x) for x in m.groups()]
+            out[current].update(
+                relay_cpu_pct=g[0], relay_anon_kib_per_follower=g[1], relay_file_kib_per_follower=g[2],
+                relay_anon_before_kib=g[3], relay_anon_idle_kib=g[4],
+            )
     return out
+
+
+def parse_memory(text):
+    """crates/ctlstore/benches/memory.rs:
+    "{rows} rows loaded in {:.1} s, then {} sidecar reads in {seconds} s ({:.0}/s); LDB {:.1} MiB"
+    "memory per process (KiB): peak RssAnon, peak RssFile, last RssAnon, last RssFile"
+    then per process (executive, reflector, sidecar, supervisor, heartbeat, relay, loader):
+    "  {name:<10} RssAnon peak {pa} KiB ({:.1} MiB), RssFile peak {pf} KiB ({:.1} MiB); last {la} / {lf} KiB"
+    Every sample goes to BENCH_MEMORY_CSV (bench/run: OUT/memory.csv), read by load_memory_csv().
+    """
+    out = {}
+    f = find(r"^(\d+) rows loaded in " + NUM + S + r", then (\d+) sidecar reads in (\d+)" + S + r"\s*\(" + NUM
+             + r"/s\);\s*LDB\s+" + NUM + r"\s*MiB", text)
+    if f:
+        out["load"] = dict(zip(["rows", "load_s", "reads", "seconds", "reads_per_s", "ldb_mib"], f))
+    procs = {}
+    pat = (r"^\s*([\w-]+)\s+RssAnon peak (\d+) KiB[^,\n]*,\s*RssFile peak (\d+) KiB[^;\n]*;\s*last (\d+)\s*/\s*(\d+) KiB")
+    for m in re.finditer(pat, text, re.M):
+        procs[m.group(1)] = dict(zip(["anon_peak_kib", "file_peak_kib", "anon_last_kib", "file_last_kib"], (num(x) for x in m.groups()[1:])))
+    if procs:
+        out["processes"] = procs
+    return out
+
+
+def load_memory_csv(path):
+    """{process: [(seconds, RssAnon MiB, RssFile MiB)]} from the memory bench's CSV
+    (ms,process,rss_anon_kib,rss_file_kib), or {} when it is missing or unreadable."""
+    series = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            header = fh.readline().strip().split(",")
+            if header != ["ms", "process", "rss_anon_kib", "rss_file_kib"]:
+                return {}
+            for line in fh:
+                parts = line.strip().split(",")
+                if len(parts) != 4:
+                    continue
+                ms, anon, file = num(parts[0]), num(parts[2]), num(parts[3])
+                if None in (ms, anon, file):
+                    continue
+                series.setdefault(parts[1], []).append((ms / 1e3, anon / 1024, file / 1024))
+    except OSError:
+        return {}
+    return series
 
 
 def parse_galera(text):
@@ -309,14 +391,18 @@ PARSERS = {
     "bootstrap": parse_bootstrap,
     "postgres_to_ldb": parse_postgres_to_ldb,
     "fanout": parse_fanout,
+    "fanout_relays": parse_fanout,
+    "memory": parse_memory,
     "galera": parse_galera,
     "trigger_latency": parse_trigger_latency,
+    "prune": parse_prune,
 }
 
 
 def load(out_dir):
     """{bench: figures} from OUT/<bench>.txt, and {bench: reason} for the skipped ones
-    (OUT/<bench>.skipped holds bench/run's reason)."""
+    (OUT/<bench>.skipped holds bench/run's reason); the memory bench's samples (OUT/memory.csv)
+    go to figures["memory"]["series"]."""
     figures, skipped = {}, {}
     for name, parse in PARSERS.items():
         txt, why = os.path.join(out_dir, name + ".txt"), os.path.join(out_dir, name + ".skipped")
@@ -330,6 +416,11 @@ def load(out_dir):
                 skipped[name] = f"printed no figure this report recognises (see {name}.txt)"
         elif name not in skipped:
             skipped[name] = "not run"
+    if "memory" in figures:
+        # Every sample, for the memory-over-time plot and the table's notes (not in figures.json).
+        series = load_memory_csv(os.path.join(out_dir, "memory.csv"))
+        if series:
+            figures["memory"]["series"] = series
     peers = {}
     path = os.path.join(out_dir, "peers.json")
     if os.path.exists(path):
@@ -413,6 +504,9 @@ def figure_rows(f):
         rows.append(("watch_latency", "ack → Reader::changes event", lat3(f["watch_latency"])))
     if f.get("trigger_latency"):
         rows.append(("trigger_latency", "ack → trigger command started", lat3(f["trigger_latency"])))
+    for backend, x in (f.get("prune") or {}).items():
+        rows.append(("prune", f"{backend}: prune {cnt(x.get('pruned'))} of {cnt(x.get('head'))} entries",
+                     f"{fmt(x.get('seconds'))} s under load; writes p99 {fmt(get(x, 'quiet', 'p99_ms'))} ms without, {fmt(get(x, 'pruning', 'p99_ms'))} ms while pruning (max {fmt(get(x, 'pruning', 'max_ms'))} ms)"))
     d = f.get("bootstrap") or {}
     if d:
         rows.append(("bootstrap", f"LDB of {fmt(d.get('ldb_mib'))} MiB ({cnt(d.get('rows'))} rows)", f"capture {fmt(d.get('capture_s'))} s, publish {fmt(d.get('publish_s'))} s ({fmt(d.get('ldb_bytes_mib'))} → {fmt(d.get('object_mib'))} MiB); bootstrap → serving reads {fmt(d.get('serving_s'))} s"))
@@ -422,11 +516,20 @@ def figure_rows(f):
         rows.append(("postgres_to_ldb", f"sustained, {cnt(x['rows'])} rows", f"{fmt(x['rows_per_s'])} rows/s (origin {fmt(x['origin_s'])} s, LDB {fmt(x['ldb_s'])} s)"))
     if "latency" in d:
         rows.append(("postgres_to_ldb", "origin commit → LDB", lat3(d["latency"])))
-    for n, x in sorted((f.get("fanout") or {}).items()):
-        rows.append(("fanout", f"{n:,} followers: ack → a follower", f"p50 {fmt(x['follower_p50_ms'])}, p99 {fmt(x['follower_p99_ms'])} ms"))
-        rows.append(("fanout", f"{n:,} followers: ack → every follower", f"p50 {fmt(x['every_p50_ms'])}, p99 {fmt(x['every_p99_ms'])}, max {fmt(x['every_max_ms'])} ms; {cnt(x['missing'])} missing"))
-        if "cpu_pct" in x:
-            rows.append(("fanout", f"{n:,} followers: executive", f"CPU {fmt(x['cpu_pct'])} % of a core; {fmt(x['anon_kib_per_follower'])} KiB RssAnon + {fmt(x['file_kib_per_follower'])} KiB RssFile per idle follower"))
+    for bench in ("fanout", "fanout_relays"):
+        for n, x in sorted((f.get(bench) or {}).items()):
+            who = f"{n:,} followers" + (f" via {cnt(x['relays'])} relays" if x.get("relays") else "")
+            rows.append((bench, f"{who}: ack → a follower", f"p50 {fmt(x['follower_p50_ms'])}, p99 {fmt(x['follower_p99_ms'])} ms"))
+            rows.append((bench, f"{who}: ack → every follower", f"p50 {fmt(x['every_p50_ms'])}, p99 {fmt(x['every_p99_ms'])}, max {fmt(x['every_max_ms'])} ms; {cnt(x['missing'])} missing"))
+            if "cpu_pct" in x:
+                rows.append((bench, f"{who}: executive", f"CPU {fmt(x['cpu_pct'])} % of a core; {fmt(x['anon_kib_per_follower'])} KiB RssAnon + {fmt(x['file_kib_per_follower'])} KiB RssFile per idle follower"
+                             f" (RssAnon {fmt(x['anon_before_kib'] / 1024)} → {fmt(x['anon_idle_kib'] / 1024)} MiB)"))
+            if "relay_cpu_pct" in x:
+                rows.append((bench, f"{who}: the {cnt(x['relays'])} relays", f"CPU {fmt(x['relay_cpu_pct'])} % of a core in all; {fmt(x['relay_anon_kib_per_follower'])} KiB RssAnon + {fmt(x['relay_file_kib_per_follower'])} KiB RssFile per idle follower on its relay"
+                             f" (RssAnon {fmt(x['relay_anon_before_kib'] / 1024)} → {fmt(x['relay_anon_idle_kib'] / 1024)} MiB in all)"))
+    d = get(f, "memory", "load")
+    if d:
+        rows.append(("memory", "the whole system on one machine", f"{cnt(d['rows'])} rows loaded in {fmt(d['load_s'])} s, then {cnt(d['reads'])} sidecar reads in {cnt(d['seconds'])} s ({fmt(d['reads_per_s'])}/s); LDB {fmt(d['ldb_mib'])} MiB; per process: the table above"))
     d = f.get("galera") or {}
     for k, x in d.items():
         if k.startswith("executives_"):
@@ -434,6 +537,46 @@ def figure_rows(f):
     if "cross_node" in d:
         rows.append(("galera", "ack via executive 2 → visible via executive 1", lat3(d["cross_node"])))
     return rows
+
+
+def mb(kib):
+    """KiB → MB (10⁶ bytes), as the targets count."""
+    return None if kib is None else kib * 1024 / 1e6
+
+
+def mem_figure(x):
+    """A process's peak RssAnon (and RssFile, for scale) from the memory bench."""
+    if not x:
+        return "—"
+    return (f"peak RssAnon {fmt(mb(x['anon_peak_kib']))} MB ({fmt(x['anon_peak_kib'] / 1024)} MiB); "
+            f"peak RssFile {fmt(x['file_peak_kib'] / 1024)} MiB")
+
+
+def memory_table(f):
+    """The memory bench: peak and last RssAnon and RssFile per process, in MiB."""
+    m = f.get("memory") or {}
+    procs, d, series = m.get("processes") or {}, m.get("load") or {}, m.get("series") or {}
+    if not procs:
+        return []
+    L = []
+    if d:
+        L.append(f"The memory bench: every process of the system on one machine (an executive on an embedded SQLite ctldb, "
+                 f"a loader loading {cnt(d['rows'])} rows from a file, a reflector, a sidecar, a supervisor taking snapshots, "
+                 f"a heartbeat, a relay), sampled from /proc every 250 ms. The sidecar served the last row {fmt(d['load_s'])} s after the loader started, "
+                 f"then {cnt(d['reads'])} reads in {cnt(d['seconds'])} s ({fmt(d['reads_per_s'])}/s) from 4 clients; "
+                 f"the LDB is {fmt(d['ldb_mib'])} MiB. RssAnon is the process's private memory; RssFile is mapped files "
+                 "(the binary and the LDB), shared with the page cache and every other reader of the file.")
+        L.append("")
+    end = max((p[-1][0] for p in series.values() if p), default=None)
+    L += ["| process | RssAnon peak | RssAnon last | RssFile peak | RssFile last | note |", "|---|---|---|---|---|---|"]
+    for name, x in procs.items():
+        note = ""
+        pts = series.get(name)
+        if pts and end is not None and pts[-1][0] < end - 1:
+            note = f"last sample at {fmt(pts[-1][0])} s (it had exited)"
+        L.append(f"| {name} | {fmt(x['anon_peak_kib'] / 1024)} MiB | {fmt(x['anon_last_kib'] / 1024)} MiB | "
+                 f"{fmt(x['file_peak_kib'] / 1024)} MiB | {fmt(x['file_last_kib'] / 1024)} MiB | {note} |")
+    return L
 
 
 def status(value, limit, at_most=True):
@@ -464,7 +607,11 @@ def targets(f):
     t.append(("reader, cached hot keys: throughput", "≥ 2M reads/s", f"{fmt(thr)} reads/s", status(thr, 2e6, False), "loop without per-read clocks"))
     t.append(("sidecar, wrk -c32: throughput", "≥ 40k req/s", f"{fmt(wrk.get('req_per_s'))} req/s", status(wrk.get("req_per_s"), 40e3, False), wrk.get("skipped", "")))
     t.append(("sidecar, wrk -c32: latency", "p99 ≤ 3 ms", f"p99 {fmt(wrk.get('p99_ms'))} ms", status(wrk.get("p99_ms"), 3.0), wrk.get("skipped", "")))
-    t.append(("sidecar private memory (RssAnon) under load", "≤ 50 MB", "—", "not measured", "the sidecar bench prints no memory"))
+    procs = get(f, "memory", "processes") or {}
+    mload = get(f, "memory", "load") or {}
+    side = procs.get("sidecar") or {}
+    t.append(("sidecar private memory (RssAnon) under load", "≤ 50 MB", mem_figure(side), status(mb(side.get("anon_peak_kib")), 50.0),
+              (f"memory bench: peak while serving {fmt(mload.get('reads_per_s'))} reads/s from 4 clients after {cnt(mload.get('rows'))} rows were loaded" if side and mload else "")))
     t.append(("writes on MariaDB, 1 client, single row", "≥ 1,000 req/s", f"{fmt(my1.get('single_rps'))} req/s", status(my1.get("single_rps"), 1000, False), my1.get("skipped", "")))
     t.append(("writes on MariaDB, 16 clients", "≥ 2,000 req/s, 0 fail", f"{fmt(my16.get('single_rps'))} req/s", status(my16.get("single_rps"), 2000, False),
               (my16.get("skipped") or "the bench stops at the first failure, so a figure means 0 failed")))
@@ -476,6 +623,12 @@ def targets(f):
         x = fan.get(n) or {}
         t.append((f"write ack → visible, {n:,} followers", f"p99 ≤ {fmt(limit)} ms", f"a follower p99 {fmt(x.get('follower_p99_ms'))} ms; every follower p99 {fmt(x.get('every_p99_ms'))} ms",
                   status(x.get("follower_p99_ms"), limit), "status from a follower's p99"))
+    relayed = f.get("fanout_relays") or {}
+    x = relayed[max(relayed)] if relayed else {}
+    n, r = x.get("followers"), x.get("relays")
+    who = f"{cnt(r)} × {cnt(n / r)} followers via relays" if n and r else "10 × 1,000 followers via relays"
+    t.append((f"write ack → visible, {who}", "every follower p99 ≤ 1,000 ms", f"a follower p99 {fmt(x.get('follower_p99_ms'))} ms; every follower p99 {fmt(x.get('every_p99_ms'))} ms",
+              status(x.get("every_p99_ms"), 1000.0), "status from every follower's p99; one executive, each relay following it" if x else ""))
     t.append(("ctldb down: a write is answered", "503 within 2 s", "—", "not measured", "a test, not a bench"))
     t.append(("dead feed connection noticed", "≤ 3 s", "—", "not measured", "a test, not a bench"))
     serving, mib = boot.get("serving_s"), boot.get("ldb_mib")
@@ -492,6 +645,9 @@ def targets(f):
         x = fan.get(n) or {}
         t.append((f"executive memory per idle follower, {n:,} (issue 21)", "≤ 16 KiB", f"{fmt(x.get('anon_kib_per_follower'))} KiB RssAnon + {fmt(x.get('file_kib_per_follower'))} KiB RssFile",
                   status(None if x.get("anon_kib_per_follower") is None else x["anon_kib_per_follower"] + (x.get("file_kib_per_follower") or 0), 16.0), ""))
+    for name in ("sidecar", "reflector", "loader"):
+        x = procs.get(name) or {}
+        t.append((f"{name} private memory (issue 21)", "RssAnon ≤ 50 MB", mem_figure(x), status(mb(x.get("anon_peak_kib")), 50.0), "memory bench; MB = 10⁶ bytes" if x else ""))
     sq = get(f, "writes", "sqlite") or {}
     t.append(("writes on SQLite, 16 clients (issue 4)", "≥ 2,000 req/s; ≥ 50k rows/s", f"{fmt(sq.get('single_rps'))} req/s; {fmt(sq.get('batch_rows_per_s'))} rows/s",
               "not measured" if not sq.get("single_rps") else ("**met**" if sq["single_rps"] >= 2000 and (sq.get("batch_rows_per_s") or 0) >= 50e3 else "**missed**"), ""))
@@ -654,12 +810,17 @@ def plots(f, peers, plot_dir):
 
     # Fan-out.
     fan = f.get("fanout") or {}
-    if fan:
+    relayed = f.get("fanout_relays") or {}
+    if fan or relayed:
         fig, ax = plt.subplots(figsize=(8, 4.8))
         for n, x in sorted(fan.items()):
             curve(ax, [(x["follower_p50_ms"], 50), (x["follower_p99_ms"], 99)], f"{n:,} followers: ack → a follower")
             curve(ax, [(x["every_p50_ms"], 50), (x["every_p99_ms"], 99), (x["every_max_ms"], 100)], f"{n:,} followers: ack → every follower", "s--")
-        for limit, label in ((250, "target p99, 1,000"), (1000, "target p99, 10,000")):
+        for n, x in sorted(relayed.items()):
+            who = f"{n:,} followers via {x.get('relays', 0):,.0f} relays"
+            curve(ax, [(x["follower_p50_ms"], 50), (x["follower_p99_ms"], 99)], f"{who}: ack → a follower", "^-")
+            curve(ax, [(x["every_p50_ms"], 50), (x["every_p99_ms"], 99), (x["every_max_ms"], 100)], f"{who}: ack → every follower", "v--")
+        for limit, label in ((250, "target p99, 1,000"), (1000, "target p99, 10,000 (and via relays)")):
             ax.axvline(limit, color="grey", linestyle=":", linewidth=1)
             ax.text(limit, 2, " " + label, rotation=90, fontsize=7, color="grey")
         ax.set_xscale("log")
@@ -667,15 +828,45 @@ def plots(f, peers, plot_dir):
         ax.set_ylabel("percentile")
         ax.set_ylim(0, 101)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
-        ax.set_title("Fan-out from one executive (p50, p99, max as printed)")
+        ax.legend(fontsize=7, loc="lower left")
+        ax.set_title("Fan-out from one executive, directly and via relays (p50, p99, max as printed)")
         save(fig, "fanout.png", "Fan-out latency")
 
-    # Memory.
+    # Memory over time (the memory bench's samples): RssAnon solid, RssFile dashed, per process.
+    mem = f.get("memory") or {}
+    series = mem.get("series") or {}
+    if series:
+        fig, ax = plt.subplots(figsize=(8, 4.8))
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        order = list(mem.get("processes") or {}) + [p for p in series if p not in (mem.get("processes") or {})]
+        for i, name in enumerate(p for p in order if p in series):
+            pts, c = series[name], colors[i % len(colors)]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "-", color=c, label=name)
+            ax.plot([p[0] for p in pts], [p[2] for p in pts], "--", color=c, linewidth=1)
+        loaded = get(mem, "load", "load_s")
+        if loaded is not None:
+            ax.axvline(loaded, color="grey", linestyle=":", linewidth=1)
+            ax.text(loaded, ax.get_ylim()[1] * 0.98, " rows loaded; sidecar reads begin", fontsize=7, color="grey", va="top")
+        ax.plot([], [], "k-", label="RssAnon (private)")
+        ax.plot([], [], "k--", linewidth=1, label="RssFile (mapped files)")
+        ax.set_xlabel("seconds since the loader started (every other process was up)")
+        ax.set_ylabel("MiB")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, ncol=2, loc="upper left")
+        ax.set_title("Memory over time, every process (RssAnon solid, RssFile dashed)")
+        save(fig, "memory_over_time.png", "Memory over time")
+
+    # Memory with followers parked (fan-out), beside etcd and idle_feed.
     bars = []
     for n, x in sorted(fan.items()):
         if "anon_idle_kib" in x:
             bars.append((f"executive\n{n:,} followers", x["anon_before_kib"] / 1024, x["anon_idle_kib"] / 1024, x["file_before_kib"] / 1024, x["file_idle_kib"] / 1024))
+    for n, x in sorted(relayed.items()):
+        if "anon_idle_kib" in x:
+            bars.append((f"executive\n{n:,} via relays", x["anon_before_kib"] / 1024, x["anon_idle_kib"] / 1024, x["file_before_kib"] / 1024, x["file_idle_kib"] / 1024))
+        if "relay_anon_idle_kib" in x:
+            bars.append((f"{x['relays']:,.0f} relays, in all\n{n:,} followers\n(RssAnon only)", x["relay_anon_before_kib"] / 1024, x["relay_anon_idle_kib"] / 1024, None, None))
     etcd_rss = get(ps, "etcd", "rss_kib") or {}
     if etcd_rss:
         bars.append(("etcd (peer)\n100k keys", None, etcd_rss.get("RssAnon", 0) / 1024, None, etcd_rss.get("RssFile", 0) / 1024))
@@ -688,7 +879,7 @@ def plots(f, peers, plot_dir):
         xs = np.arange(len(bars))
         if bars:
             ax.bar(xs - 0.2, [b[2] for b in bars], 0.4, label="RssAnon, followers parked")
-            ax.bar(xs + 0.2, [b[4] for b in bars], 0.4, label="RssFile, followers parked")
+            ax.bar(xs + 0.2, [b[4] if b[4] is not None else np.nan for b in bars], 0.4, label="RssFile, followers parked")
             ax.scatter(xs - 0.2, [b[1] if b[1] is not None else np.nan for b in bars], color="k", marker="_", s=300, label="before (RssAnon / RssFile)", zorder=3)
             ax.scatter(xs + 0.2, [b[3] if b[3] is not None else np.nan for b in bars], color="k", marker="_", s=300, zorder=3)
         if idle:
@@ -697,11 +888,11 @@ def plots(f, peers, plot_dir):
             ax.bar(i - 0.2, idle["rss_after_mib"], 0.4, color="tab:purple", label="VmRSS, waiters parked")
             ax.scatter([i - 0.2], [idle["rss_before_mib"]], color="k", marker="_", s=300, zorder=3)
         ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(labels, fontsize=8)
+        ax.set_xticklabels(labels, fontsize=7)
         ax.set_ylabel("MiB")
         ax.legend(fontsize=7)
-        ax.set_title("Memory per process (RssAnon / RssFile from /proc)")
-        save(fig, "memory.png", "Memory per process")
+        ax.set_title("Memory with followers parked (RssAnon / RssFile from /proc)")
+        save(fig, "memory.png", "Memory with followers parked")
 
     # Write throughput per backend.
     ws = f.get("writes") or {}
@@ -759,6 +950,9 @@ def section(f, skipped, peers, made, command, plot_rel):
         L += peer_tables(f, peers)
     else:
         L.append("skipped: peers were not measured in this run (`bench/run --no-peers`, or bench/out/peers.json missing)")
+    mt = memory_table(f)
+    if mt:
+        L += ["", "### Memory per process", ""] + mt
     L += ["", "### Every figure", "", "| bench | measure | figure |", "|---|---|---|"]
     for bench, what, figure in figure_rows(f):
         L.append(f"| {bench} | {what} | {figure} |")
@@ -791,9 +985,17 @@ EXPECT = {
     "watch_latency": lambda d: d["p50_ms"] == 1.02 and d["max_ms"] == 1.77 and d["n"] == 200,
     "bootstrap": lambda d: d["serving_s"] == 1.9 and d["ldb_mib"] == 342 and d["object_mib"] == 73,
     "postgres_to_ldb": lambda d: d["sustained"]["rows_per_s"] == 32306 and d["latency"]["p99_ms"] == 57.5,
-    "fanout": lambda d: d[1000]["every_p99_ms"] == 51.0 and d[10000]["anon_kib_per_follower"] == 18.1 and d[10000]["file_idle_kib"] == 9000,
+    "fanout": lambda d: d[1000]["every_p99_ms"] == 51.0 and d[10000]["anon_kib_per_follower"] == 18.1 and d[10000]["file_idle_kib"] == 9000
+    and "relays" not in d[10000] and "relay_cpu_pct" not in d[10000],
+    "fanout_relays": lambda d: list(d) == [10000] and d[10000]["relays"] == 10 and d[10000]["every_p99_ms"] == 374.4 and d[10000]["cpu_pct"] == 2
+    and d[10000]["anon_idle_kib"] == 2600 and d[10000]["relay_cpu_pct"] == 63 and d[10000]["relay_anon_kib_per_follower"] == 18.3
+    and d[10000]["relay_file_kib_per_follower"] == 0.1 and d[10000]["relay_anon_idle_kib"] == 203288,
+    "memory": lambda d: d["load"]["rows"] == 200000 and d["load"]["reads_per_s"] == 53946 and d["load"]["ldb_mib"] == 8.7
+    and list(d["processes"]) == ["executive", "reflector", "sidecar", "supervisor", "heartbeat", "relay", "loader"]
+    and d["processes"]["sidecar"]["anon_peak_kib"] == 7784 and d["processes"]["sidecar"]["file_last_kib"] == 29548,
     "galera": lambda d: d["executives_3"]["refused"] == 2 and d["cross_node"]["p50_ms"] == 18.8,
     "trigger_latency": lambda d: d["p50_ms"] == 4.35 and d["n"] == 50,
+    "prune": lambda d: d["sqlite"]["pruned"] == 300085 and d["mysql"]["pruning"]["p99_ms"] == 7.26 and d["postgres"]["quiet"]["max_ms"] == 3.84,
 }
 
 
@@ -810,16 +1012,21 @@ def selftest(plot_dir=None, docs=None):
             d = {"error": repr(e), "parsed": d}
         print(f"{'ok  ' if ok else 'FAIL'} parse_{PARSERS[name].__name__[6:]:<16} {name}.txt" + ("" if ok else f": {d}"))
         bad += not ok
+    series = load_memory_csv(os.path.join(data, "memory.csv"))
+    ok = len(series) == 7 and len(series["loader"]) == 35 and series["sidecar"][-1] == (20.852, 7784 / 1024, 29548 / 1024)
+    print(f"{'ok  ' if ok else 'FAIL'} load_memory_csv        memory.csv" + ("" if ok else f": {dict((k, len(v)) for k, v in series.items())}"))
+    bad += not ok
     f, skipped, peers = load(data)
     targets(f)
     figure_rows(f)
+    memory_table(f)
     if plot_dir:
         made = plots(f, peers, plot_dir)
         text = section(f, skipped, peers, made, "bench/report.py --selftest", os.path.relpath(plot_dir, os.path.dirname(docs or plot_dir + "/x")))
         if docs:
             rewrite_docs(docs, text)
         print(f"plots: {', '.join(n for n, _ in made)}")
-    print(f"{len(PARSERS) - bad} passed, {bad} failed")
+    print(f"{len(PARSERS) + 1 - bad} passed, {bad} failed")
     return bad == 0
 
 
@@ -838,7 +1045,7 @@ def main():
     plot_dir = args.plots or os.path.join(os.path.dirname(os.path.abspath(args.docs)), "benchmarks")
     f, skipped, peers = load(args.out)
     with open(os.path.join(args.out, "figures.json"), "w") as out:
-        json.dump({"figures": {k: {str(a): b for a, b in v.items()} for k, v in f.items()}, "skipped": skipped}, out, indent=1)
+        json.dump({"figures": {k: {str(a): b for a, b in v.items() if a != "series"} for k, v in f.items()}, "skipped": skipped}, out, indent=1)
     made = plots(f, peers, plot_dir)
     text = section(f, skipped, peers, made, args.command, os.path.relpath(plot_dir, os.path.dirname(os.path.abspath(args.docs))))
     with open(os.path.join(args.out, "report.md"), "w", encoding="utf-8") as out:

@@ -14,6 +14,12 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::classify::DbResult;
 use crate::{Ctldb, CtldbError, Dialect, on_pool};
 
+/// The pause between two delete batches. SQLite has one writer, and a writer that finds the
+/// database locked sleeps in growing steps (1, 2, 5, 10 ms ...): back-to-back batches kept it
+/// out for the whole prune (write p99 130 ms while 300,000 entries went). A pause several times
+/// a batch's length lets every waiting writer in.
+const PRUNE_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
 const CREATE_HORIZON: &str = "CREATE TABLE IF NOT EXISTS ctlstore_ledger_horizon (id INTEGER NOT NULL PRIMARY KEY, pruned_through BIGINT NOT NULL)";
 
 /// What a prune did, or (dry run) would do.
@@ -165,8 +171,9 @@ impl Ctldb {
             deleted += n as i64;
             low = high;
             progress(deleted, low);
-            // Lets queued writers take the database between batches (SQLite has one writer).
-            tokio::task::yield_now().await;
+            if low < through {
+                tokio::time::sleep(PRUNE_PAUSE).await;
+            }
         }
         Ok(PruneReport {
             entries: deleted,

@@ -130,6 +130,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/writers", get(writers::list))
         .route("/writers/{writerName}", delete(writers::remove))
+        .route_layer(from_fn_with_state(state.clone(), require_admin));
+    // Admin, but without the handler timeout: pruning a large ledger takes as long as it takes
+    // (it logs its progress), and a timeout would stop it half way.
+    let long_admin = Router::new()
         .route("/ledger/prune", post(prune::prune))
         .route_layer(from_fn_with_state(state.clone(), require_admin));
     let api = Router::new()
@@ -158,6 +162,7 @@ pub fn router(state: AppState) -> Router {
     let cors_origins = state.0.config.cors_origins.clone();
     let app = Router::new()
         .merge(api)
+        .merge(long_admin)
         .route("/ledger", get(feed::long_poll))
         .route("/ledger/stream", get(feed::stream))
         // The OpenAPI document for programs, the console for browsers; Swagger UI at /docs.
