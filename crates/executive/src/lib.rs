@@ -23,7 +23,7 @@ mod supervise;
 mod usage_cleanup;
 mod writer_limits;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -163,25 +163,18 @@ pub async fn serve(
     let app = router(state.clone());
     let (failed, on_failure) = tokio::sync::oneshot::channel::<()>();
     let stopping = state.clone();
-    // TCP_NODELAY: a long-poll answer written as headers then body must not wait for the
-    // reflector's delayed ACK (Nagle), which added ~40 ms to every propagation.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
+    // `ctlstore_serve`: TCP_NODELAY (a long-poll answer written as headers then body must not
+    // wait for the reflector's delayed ACK, which added ~40 ms to every propagation), a router
+    // clone per connection (an `Arc`; axum's `serve` of a bare `Router` rebuilt the route table
+    // for each, ~18 KiB), and hyper's read buffer capped at 8 KiB (16 KiB per parked long-poll
+    // otherwise): `cargo bench -p ctlstore --bench fanout`.
+    let server = ctlstore_serve::serve(listener, app, async move {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = on_failure => {}
         }
+        stopping.begin_shutdown();
     });
-    // `into_make_service`: each connection gets a clone of the router (an `Arc`). Served as a
-    // bare `Router`, axum rebuilds the route table for every connection (~18 KiB each, most of
-    // an idle reflector's cost: `cargo bench -p ctlstore --bench fanout`).
-    let server = axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = shutdown => {}
-                _ = on_failure => {}
-            }
-            stopping.begin_shutdown();
-        })
-        .into_future();
     tokio::pin!(server);
     let supervise = async {
         let failure = background.first_failure().await;

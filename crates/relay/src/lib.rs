@@ -144,13 +144,12 @@ pub async fn serve(
     tracing::info!(start, upstream = %config.upstream, window = config.window, "relay serving");
     let app = routes::router(shared.clone());
     let stopping = shared.clone();
-    let served = axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Wakes parked long-polls and streams, so shutdown does not wait for them.
-            let _ = stopping.shutdown.send(true);
-        })
-        .await;
+    let served = ctlstore_serve::serve(listener, app, async move {
+        shutdown.await;
+        // Wakes parked long-polls and streams, so shutdown does not wait for them.
+        let _ = stopping.shutdown.send(true);
+    })
+    .await;
     follower.abort();
     served?;
     Ok(())

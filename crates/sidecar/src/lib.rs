@@ -52,15 +52,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SidecarError> {
-    // TCP_NODELAY: answers written in more than one segment must not wait for the client's
-    // delayed ACK (Nagle).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // `into_make_service`: a cheap router clone per connection, not a rebuilt route table
-    // (see the executive's `serve`).
-    axum::serve(listener, router(reader, config).into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // TCP_NODELAY, a cheap router clone per connection, small buffers (see `ctlstore-serve`).
+    ctlstore_serve::serve(listener, router(reader, config), shutdown).await?;
     Ok(())
 }
