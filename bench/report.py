@@ -273,7 +273,8 @@ def parse_fanout(text):
     "  executive: CPU {:.0} % of one core while writing; idle followers cost {:.1} KiB RssAnon + {:.1} KiB RssFile each (RssAnon {} → {} KiB, RssFile {} → {} KiB)"
     "  relays: CPU {:.0} % of one core in all while writing; idle followers cost {:.1} KiB RssAnon + {:.1} KiB RssFile each on their relay (relays' RssAnon {} → {} KiB in all)"
       only with relays
-    The executive and relays lines belong to the followers line above them.
+    "  {n} real reflectors: ack → row in the LDB p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} of {} seen)"
+    The executive, relays and reflectors lines belong to the followers line above them.
     """
     out = {}
     current = None
@@ -290,7 +291,17 @@ def parse_fanout(text):
         r"^\s*relays:\s*CPU\s+" + NUM + r"\s*% of one core.*?cost\s+" + NUM + r"\s*KiB RssAnon\s*\+\s*" + NUM
         + r"\s*KiB RssFile each.*?RssAnon\s+(\d+)\s*\S+\s*(\d+)\s*KiB in all"
     )
+    rf = re.compile(
+        r"^\s*(\d+) real reflectors: ack → row in the LDB p50\s+" + NUM + MS + r",\s*p99\s+" + NUM + MS
+        + r",\s*max\s+" + NUM + MS + r"\s*\((\d+) of (\d+) seen\)"
+    )
     for line in text.splitlines():
+        m = rf.search(line)
+        if m and current is not None:
+            g = [num(x) for x in m.groups()]
+            out[current].update(reflectors=g[0], reflector_p50_ms=g[1], reflector_p99_ms=g[2],
+                                reflector_max_ms=g[3], reflector_seen=g[4], reflector_expected=g[5])
+            continue
         m = head.search(line)
         if m:
             g = [num(x) for x in m.groups()]
@@ -521,6 +532,8 @@ def figure_rows(f):
             who = f"{n:,} followers" + (f" via {cnt(x['relays'])} relays" if x.get("relays") else "")
             rows.append((bench, f"{who}: ack → a follower", f"p50 {fmt(x['follower_p50_ms'])}, p99 {fmt(x['follower_p99_ms'])} ms"))
             rows.append((bench, f"{who}: ack → every follower", f"p50 {fmt(x['every_p50_ms'])}, p99 {fmt(x['every_p99_ms'])}, max {fmt(x['every_max_ms'])} ms; {cnt(x['missing'])} missing"))
+            if "reflector_p50_ms" in x:
+                rows.append((bench, f"{who}: {cnt(x['reflectors'])} real reflectors, ack → row in the LDB", f"p50 {fmt(x['reflector_p50_ms'])}, p99 {fmt(x['reflector_p99_ms'])}, max {fmt(x['reflector_max_ms'])} ms ({cnt(x['reflector_seen'])} of {cnt(x['reflector_expected'])} seen)"))
             if "cpu_pct" in x:
                 rows.append((bench, f"{who}: executive", f"CPU {fmt(x['cpu_pct'])} % of a core; {fmt(x['anon_kib_per_follower'])} KiB RssAnon + {fmt(x['file_kib_per_follower'])} KiB RssFile per idle follower"
                              f" (RssAnon {fmt(x['anon_before_kib'] / 1024)} → {fmt(x['anon_idle_kib'] / 1024)} MiB)"))
@@ -985,7 +998,7 @@ EXPECT = {
     "watch_latency": lambda d: d["p50_ms"] == 1.02 and d["max_ms"] == 1.77 and d["n"] == 200,
     "bootstrap": lambda d: d["serving_s"] == 1.9 and d["ldb_mib"] == 342 and d["object_mib"] == 73,
     "postgres_to_ldb": lambda d: d["sustained"]["rows_per_s"] == 32306 and d["latency"]["p99_ms"] == 57.5,
-    "fanout": lambda d: d[1000]["every_p99_ms"] == 51.0 and d[10000]["anon_kib_per_follower"] == 18.1 and d[10000]["file_idle_kib"] == 9000
+    "fanout": lambda d: d[1000]["every_p99_ms"] == 51.0 and d[1000]["reflector_p99_ms"] == 9.8 and d[10000]["reflector_seen"] == 90 and d[10000]["anon_kib_per_follower"] == 18.1 and d[10000]["file_idle_kib"] == 9000
     and "relays" not in d[10000] and "relay_cpu_pct" not in d[10000],
     "fanout_relays": lambda d: list(d) == [10000] and d[10000]["relays"] == 10 and d[10000]["every_p99_ms"] == 374.4 and d[10000]["cpu_pct"] == 2
     and d[10000]["anon_idle_kib"] == 2600 and d[10000]["relay_cpu_pct"] == 63 and d[10000]["relay_anon_kib_per_follower"] == 18.3

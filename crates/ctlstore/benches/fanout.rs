@@ -8,6 +8,9 @@
 //!
 //!     cargo bench -p ctlstore --bench fanout      # BENCH_FOLLOWERS=1000,10000 BENCH_WRITES=50
 //!
+//! `BENCH_REFLECTORS` real `ctlstore reflector` processes (3 by default) follow the same feeds
+//! for ground truth: ack → the row committed in their LDB.
+//!
 //! With `BENCH_RELAYS=R` the followers are spread over R `ctlstore relay` processes following
 //! the executive (the fan-out tier, docs/decisions/0014-fan-out-relay.md), and the relays'
 //! CPU and memory are reported too.
@@ -50,6 +53,13 @@ fn cpu(pid: u32) -> Duration {
             .unwrap_or(0)
     };
     Duration::from_millis((tick(11) + tick(12)) * 10)
+}
+
+/// The LDB's committed seq (0 until the reflector has created it).
+fn ldb_seq(ldb: &std::path::Path) -> i64 {
+    rusqlite::Connection::open_with_flags(ldb, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT seq FROM _ldb_seq WHERE id = 1", [], |r| r.get(0)))
+        .unwrap_or(0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -105,6 +115,31 @@ async fn run(followers: usize, writes: usize, relays: usize) {
         feeds.push(base.clone());
     }
     let relay_rss_before: Vec<(u64, u64)> = relay_procs.iter().map(|r| rss(r.id())).collect();
+    // Real reflectors, for ground truth.
+    let reflector_count: usize = std::env::var("BENCH_REFLECTORS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let ldbs: Vec<std::path::PathBuf> = (0..reflector_count)
+        .map(|i| dir.path().join(format!("host{i}.db")))
+        .collect();
+    let _reflectors: Vec<_> = ldbs
+        .iter()
+        .enumerate()
+        .map(|(i, ldb)| {
+            spawn_service(
+                env!("CARGO_BIN_EXE_ctlstore"),
+                &[
+                    "reflector",
+                    "-ldb-path",
+                    &ldb.to_string_lossy(),
+                    "-executive-url",
+                    &feeds[i % feeds.len()],
+                ],
+            )
+        })
+        .collect();
+    let reflected: Arc<Mutex<Vec<Duration>>> = Arc::default();
 
     // seq → when the writer's answer came back; (seq, received) for every follower answer.
     let acked: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
@@ -178,6 +213,19 @@ async fn run(followers: usize, writes: usize, relays: usize) {
             let head = admin.head().await;
             last_seq = head;
             acked.lock().await.push((head, at));
+            for ldb in &ldbs {
+                let (ldb, reflected) = (ldb.clone(), reflected.clone());
+                tokio::spawn(async move {
+                    let deadline = at + Duration::from_secs(30);
+                    while Instant::now() < deadline {
+                        if ldb_seq(&ldb) >= head {
+                            reflected.lock().await.push(at.elapsed());
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                });
+            }
         }
     }
     stop_at.store(last_seq, Ordering::Relaxed);
@@ -215,6 +263,9 @@ async fn run(followers: usize, writes: usize, relays: usize) {
     every.sort();
     let per_follower =
         |after: u64, before: u64| (after.saturating_sub(before)) as f64 / followers as f64;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut truth = reflected.lock().await.clone();
+    truth.sort();
     let via = if relays > 0 {
         format!(" via {relays} relays")
     } else {
@@ -239,6 +290,17 @@ async fn run(followers: usize, writes: usize, relays: usize) {
         file_before,
         file_idle,
     );
+    if !ldbs.is_empty() {
+        println!(
+            "  {} real reflectors: ack → row in the LDB p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} of {} seen)",
+            ldbs.len(),
+            percentile(&truth, 0.5).as_secs_f64() * 1000.0,
+            percentile(&truth, 0.99).as_secs_f64() * 1000.0,
+            truth.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+            truth.len(),
+            acked.len() * ldbs.len(),
+        );
+    }
     if relays > 0 {
         let grown = |pick: fn(&(u64, u64)) -> u64| {
             relay_rss_idle.iter().map(pick).sum::<u64>() as f64
