@@ -144,68 +144,35 @@ async fn long_poll(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Res
     if !entries.is_empty() || q.wait.is_zero() || *s.shutdown.borrow() {
         return json_response(page_json(&entries, s.head()));
     }
-    let waiting = Waiting {
-        shutdown: s.shutdown.subscribe(),
-        shared: s,
-        after: q.after,
-        limit: q.limit,
-        deadline,
+    let (after, limit, shutdown) = (q.after, q.limit, s.shutdown.subscribe());
+    let body = ctlstore_serve::waiting_body(
         filled,
-        keepalive: tokio::time::interval_at(Instant::now() + FEED_KEEPALIVE, FEED_KEEPALIVE),
-        done: false,
-    };
-    let body = futures_util::stream::unfold(waiting, Waiting::next_chunk);
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(body),
-    )
-        .into_response()
+        shutdown,
+        deadline,
+        FEED_KEEPALIVE,
+        move |finished| {
+            let s = s.clone();
+            async move {
+                match s.page(after, limit) {
+                Some(entries) if entries.is_empty() && !finished => None,
+                Some(entries) => Some(page_json(&entries, s.head())),
+                // The window restarted past this follower (upstream pruned): its next request
+                // is redirected upstream.
+                None => Some(
+                    serde_json::to_vec(
+                        &json!({"error": "the relay's window moved past this follower: ask again"}),
+                    )
+                    .unwrap_or_default(),
+                ),
+            }
+            }
+        },
+    );
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn json_response(body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// A long-poll that had to wait: a space per keepalive, then the page (as the executive).
-struct Waiting {
-    shared: Arc<Shared>,
-    after: i64,
-    limit: usize,
-    deadline: Instant,
-    filled: watch::Receiver<i64>,
-    shutdown: watch::Receiver<bool>,
-    keepalive: tokio::time::Interval,
-    done: bool,
-}
-
-impl Waiting {
-    async fn next_chunk(mut self) -> Option<(Result<Bytes, std::io::Error>, Waiting)> {
-        if self.done {
-            return None;
-        }
-        loop {
-            tokio::select! {
-                _ = self.filled.changed() => {}
-                _ = tokio::time::sleep_until(self.deadline) => {}
-                _ = self.shutdown.changed() => {}
-                _ = self.keepalive.tick() => return Some((Ok(Bytes::from_static(b" ")), self)),
-            }
-            self.filled.borrow_and_update();
-            let finished = Instant::now() >= self.deadline || *self.shutdown.borrow();
-            let body = match self.shared.page(self.after, self.limit) {
-                Some(entries) if entries.is_empty() && !finished => continue,
-                Some(entries) => page_json(&entries, self.shared.head()),
-                // The window restarted past this follower (upstream pruned): its next request
-                // is redirected upstream.
-                None => serde_json::to_vec(
-                    &json!({"error": "the relay's window moved past this follower: ask again"}),
-                )
-                .unwrap_or_default(),
-            };
-            self.done = true;
-            return Some((Ok(Bytes::from(body)), self));
-        }
-    }
 }
 
 /// `GET /ledger/stream?after=SEQ`: NDJSON entries from the window, `{"head": N}` when idle.

@@ -1,3 +1,6 @@
+//! [`waiting_body`]: the body of a long-poll that waits, with keepalives (the executive's and
+//! the relay's ledger feed).
+//!
 //! Serving an axum [`Router`] over HTTP/1.1, as `axum::serve` does, with one difference that
 //! matters when thousands of followers park long-polls on one process: hyper's read buffer is
 //! capped at 8 KiB ([`READ_BUFFER`]).
@@ -12,6 +15,10 @@
 //! Shutdown is graceful: once `shutdown` completes no connection is accepted, and `serve`
 //! returns when the open ones have finished their requests (callers wake their long-polls
 //! first).
+
+mod waiting;
+
+pub use waiting::waiting_body;
 
 use std::future::Future;
 use std::time::Duration;

@@ -187,22 +187,13 @@ pub async fn long_poll(
     if !entries.is_empty() || Instant::now() >= deadline || *shutdown.borrow() {
         return Ok(Json(page(&entries, s.feed.head())).into_response());
     }
-    let waiting = Waiting {
-        app: state.clone(),
-        after: q.after,
-        limit,
-        deadline,
-        head,
-        shutdown,
-        keepalive: tokio::time::interval_at(Instant::now() + FEED_KEEPALIVE, FEED_KEEPALIVE),
-        done: false,
-    };
-    let body = futures_util::stream::unfold(waiting, Waiting::next_chunk);
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(body),
-    )
-        .into_response())
+    let (after, app) = (q.after, state.clone());
+    let body =
+        ctlstore_serve::waiting_body(head, shutdown, deadline, FEED_KEEPALIVE, move |finished| {
+            let app = app.clone();
+            async move { waited_answer(&app.0, after, limit, finished).await }
+        });
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 fn page(entries: &[LedgerEntry], head: i64) -> FeedPage<'_> {
@@ -212,55 +203,24 @@ fn page(entries: &[LedgerEntry], head: i64) -> FeedPage<'_> {
     }
 }
 
-/// A long-poll that had to wait: its body, produced as the wait goes.
-struct Waiting {
-    app: AppState,
-    after: i64,
-    limit: i64,
-    deadline: Instant,
-    head: tokio::sync::watch::Receiver<i64>,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-    keepalive: tokio::time::Interval,
-    done: bool,
-}
-
-impl Waiting {
-    /// A space per keepalive tick; the page once there are entries, `wait` has passed or the
-    /// executive is stopping; then the end.
-    async fn next_chunk(mut self) -> Option<(Result<Bytes, std::io::Error>, Waiting)> {
-        if self.done {
-            return None;
+/// What a long-poll that waited answers: `None` while there is nothing and time remains; the
+/// page; or, since the status went out with the headers, an error as the body (pruned below
+/// the follower meanwhile: its next request gets the 410).
+async fn waited_answer(s: &Inner, after: i64, limit: i64, finished: bool) -> Option<Vec<u8>> {
+    let read = read_entries(s, after, limit).await;
+    let pruned = match &read {
+        Ok(entries) => below_horizon(s, after, entries).await.ok().flatten(),
+        Err(_) => None,
+    };
+    let body = match read {
+        Ok(_) if pruned.is_some() => {
+            serde_json::to_vec(&gone_body(s, after, pruned.unwrap_or_default()))
         }
-        loop {
-            tokio::select! {
-                _ = self.head.changed() => {}
-                _ = tokio::time::sleep_until(self.deadline) => {}
-                _ = self.shutdown.changed() => {}
-                _ = self.keepalive.tick() => return Some((Ok(Bytes::from_static(b" ")), self)),
-            }
-            self.head.borrow_and_update();
-            let s = &self.app.0;
-            let finished = Instant::now() >= self.deadline || *self.shutdown.borrow();
-            let read = read_entries(s, self.after, self.limit).await;
-            let pruned = match &read {
-                Ok(entries) => below_horizon(s, self.after, entries).await.ok().flatten(),
-                Err(_) => None,
-            };
-            let chunk = match read {
-                // The status went out with the headers: the error is the body, and the
-                // follower's next request gets the 410.
-                Ok(_) if pruned.is_some() => {
-                    serde_json::to_vec(&gone_body(s, self.after, pruned.unwrap_or_default()))
-                }
-                Ok(entries) if entries.is_empty() && !finished => continue,
-                Ok(entries) => serde_json::to_vec(&page(&entries, s.feed.head())),
-                Err(e) => serde_json::to_vec(&serde_json::json!({"error": e.to_string()})),
-            };
-            self.done = true;
-            let chunk = chunk.map(Bytes::from).map_err(std::io::Error::other);
-            return Some((chunk, self));
-        }
-    }
+        Ok(entries) if entries.is_empty() && !finished => return None,
+        Ok(entries) => serde_json::to_vec(&page(&entries, s.feed.head())),
+        Err(e) => serde_json::to_vec(&serde_json::json!({"error": e.to_string()})),
+    };
+    Some(body.unwrap_or_default())
 }
 
 struct StreamState {
