@@ -15,6 +15,7 @@
 mod entry;
 mod literal;
 mod render;
+mod scope;
 mod window;
 
 pub use entry::{BEGIN_MARKER, COMMIT_MARKER, LedgerEntry, Statement};
@@ -23,4 +24,5 @@ pub use render::{
     add_column, clear_table, create_index, create_table, delete_row, drop_index, drop_table,
     statement_too_large, upsert_row,
 };
+pub use scope::{Scope, Scopes, statement_table};
 pub use window::LedgerWindow;

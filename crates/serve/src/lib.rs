@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use ctlstore_tls::{PeerIdentity, ServerTls};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -37,6 +38,23 @@ pub const READ_BUFFER: usize = 8 * 1024;
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    serve_tls(listener, app, None, shutdown).await
+}
+
+/// A TLS handshake that takes longer than this is dropped (a client that connects and sends
+/// nothing must not hold a task and a socket for ever).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// [`serve`], over TLS when `tls` is given: each connection's handshake uses the configuration
+/// current when it was accepted (so a rotated certificate is served to new connections), and a
+/// verified client certificate's identity reaches handlers as a
+/// [`ctlstore_tls::PeerIdentity`] request extension.
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<ServerTls>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -58,13 +76,41 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            let mut app = app.clone();
-            async move { tower_service::Service::call(&mut app, request.map(Body::new)).await }
-        });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let Some(tls) = &tls else {
+            let service = service(app, None);
+            let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "connection");
+                }
+            });
+            continue;
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+        let watcher = graceful.watcher();
+        let http = http.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake refused");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!("TLS handshake timed out");
+                        return;
+                    }
+                };
+            let identity = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(ctlstore_tls::identity_of)
+                .map(|id| PeerIdentity(id.into()));
+            let connection = http.serve_connection(TokioIo::new(stream), service(app, identity));
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(error = %e, "connection");
             }
         });
@@ -72,6 +118,26 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// The hyper service for one connection: `app`, with the peer's identity in every request.
+fn service(
+    app: Router,
+    identity: Option<PeerIdentity>,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let mut app = app.clone();
+        let mut request = request.map(Body::new);
+        if let Some(identity) = &identity {
+            request.extensions_mut().insert(identity.clone());
+        }
+        async move { tower_service::Service::call(&mut app, request).await }
+    })
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ mod macros;
 mod mariadb_instance;
 mod moto;
 mod pg_cluster;
+#[cfg(feature = "pki")]
+pub mod pki;
 mod process;
 mod tansu;
 #[cfg(feature = "executive")]
