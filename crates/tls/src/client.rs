@@ -60,7 +60,7 @@ impl ClientTlsFiles {
 }
 
 /// A client's TLS configuration. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct ClientTls {
     files: ClientTlsFiles,
     config: Option<ClientConfig>,
@@ -72,15 +72,6 @@ impl fmt::Debug for ClientTls {
             .field("ca", &self.files.ca)
             .field("cert", &self.files.cert)
             .finish_non_exhaustive()
-    }
-}
-
-impl Default for ClientTls {
-    fn default() -> Self {
-        ClientTls {
-            files: ClientTlsFiles::default(),
-            config: None,
-        }
     }
 }
 
