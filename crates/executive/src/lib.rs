@@ -11,6 +11,7 @@
 //!
 //! Entry point: [`serve`] with a bound listener, a [`Config`] and a shutdown future.
 
+mod acl;
 mod error;
 mod feed;
 mod metrics;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use ctlstore_ctldb::SecretHashScheme;
+pub use acl::{AclError, Rules as AclRules};
 pub use error::ApiError;
 pub use retention::{
     DEFAULT_MARGIN as DEFAULT_RETENTION_MARGIN, DEFAULT_PRUNE_INTERVAL, Keep, Plan, Retention,
@@ -36,6 +38,9 @@ pub use retention::{
 pub use routes::{FEED_DEFAULT_LIMIT, FEED_KEEPALIVE, FEED_MAX_LIMIT, router};
 pub use supervise::TaskFailure;
 use tokio::net::TcpListener;
+
+/// The heartbeat's default family (ctlstore's heartbeat `-family-name`).
+pub const DEFAULT_HEARTBEAT_FAMILY: &str = "ctlstore";
 
 /// Everything the executive needs to run. Defaults are ctlstore's.
 #[derive(Debug, Clone)]
@@ -73,6 +78,14 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Ledger retention (`--ledger-retention`); `None`: the ledger is kept whole, as ctlstore.
     pub retention: Option<Retention>,
+    /// TLS, and with a client CA mutual TLS (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
+    pub tls: Option<ctlstore_tls::ServerTls>,
+    /// Access rules (`--acl-file`, `acl.rs`); `None`: no ACL, as ctlstore (the admin token,
+    /// when set, still guards operators' routes).
+    pub acl_file: Option<std::path::PathBuf>,
+    /// The heartbeat's family: with an ACL, every identity's feed carries it unless a read
+    /// rule names it (`--heartbeat-family`, the heartbeat's default `-family-name`).
+    pub heartbeat_family: Option<String>,
     /// Fault injection for tests: the background task of this name (`ledger head poller`,
     /// `table sizer`, `writer usage cleanup`, `writer limit refresh`, `ctldb group committer`)
     /// panics as soon as it starts, so a test can watch the executive notice
@@ -99,6 +112,9 @@ impl Default for Config {
             max_body_bytes: ctlstore_schema::limits::MAX_REQUEST_BODY_BYTES,
             cors_origins: Vec::new(),
             retention: None,
+            tls: None,
+            acl_file: None,
+            heartbeat_family: Some(DEFAULT_HEARTBEAT_FAMILY.into()),
             fault_stop_task: None,
         }
     }
@@ -138,6 +154,8 @@ pub enum ExecutiveError {
         setting: &'static str,
         reason: String,
     },
+    #[error("--acl-file {0}")]
+    Acl(#[from] acl::AclError),
     #[error("open the ctldb: {0}")]
     Ctldb(#[from] ctlstore_ctldb::CtldbError),
     #[error("serve HTTP: {0}")]
@@ -157,8 +175,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ExecutiveError> {
     config.validate()?;
+    let acl = config.acl_file.as_deref().map(acl::Acl::load).transpose()?;
+    let tls = config.tls.clone();
     let ctldb = ctlstore_ctldb::Ctldb::connect(&config.ctldb_url, Default::default()).await?;
-    let state = state::AppState::new(ctldb.clone(), config);
+    let state = state::AppState::new(ctldb.clone(), config, acl);
     let mut background = state.start_background_tasks();
     let app = router(state.clone());
     let (failed, on_failure) = tokio::sync::oneshot::channel::<()>();
@@ -168,7 +188,7 @@ pub async fn serve(
     // clone per connection (an `Arc`; axum's `serve` of a bare `Router` rebuilt the route table
     // for each, ~18 KiB), and hyper's read buffer capped at 8 KiB (16 KiB per parked long-poll
     // otherwise): `cargo bench -p ctlstore --bench fanout`.
-    let server = ctlstore_serve::serve(listener, app, async move {
+    let server = ctlstore_serve::serve_tls(listener, app, tls, async move {
         tokio::select! {
             _ = shutdown => {}
             _ = on_failure => {}

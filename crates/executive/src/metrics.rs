@@ -9,6 +9,8 @@ pub const LIMIT_REJECTIONS: &str = "ctlstore_executive_limit_rejections_total";
 pub const LEDGER_HORIZON: &str = "ctlstore_executive_ledger_horizon_seq";
 pub const LEDGER_PRUNED: &str = "ctlstore_executive_ledger_pruned_entries_total";
 pub const TABLE_SIZE: &str = "ctlstore_executive_table_size_bytes";
+pub const ACL_DENIALS: &str = "ctlstore_executive_acl_denials_total";
+pub const ACL_RELOADS: &str = "ctlstore_executive_acl_reloads_total";
 
 /// The process-wide recorder (see `ctlstore-telemetry`).
 pub fn handle() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {

@@ -22,6 +22,8 @@ pub(crate) struct Inner {
     pub sizes: TableSizer,
     pub writer_overrides: WriterOverrides,
     pub shutdown: watch::Sender<bool>,
+    /// The access rules (`--acl-file`), when given.
+    pub acl: Option<crate::acl::Acl>,
     /// The background task that stopped, once one has: `/healthz` reports it.
     pub failure: Mutex<Option<TaskFailure>>,
 }
@@ -30,7 +32,7 @@ pub(crate) struct Inner {
 const DDL_INTENT_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AppState {
-    pub fn new(ctldb: Ctldb, config: Config) -> AppState {
+    pub fn new(ctldb: Ctldb, config: Config, acl: Option<crate::acl::Acl>) -> AppState {
         let sizes = TableSizer::new(config.max_table_size, config.warn_table_size);
         let (shutdown, _) = watch::channel(false);
         AppState(Arc::new(Inner {
@@ -40,6 +42,7 @@ impl AppState {
             sizes,
             writer_overrides: WriterOverrides::default(),
             shutdown,
+            acl,
             failure: Mutex::new(None),
         }))
     }

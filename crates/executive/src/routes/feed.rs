@@ -10,6 +10,12 @@
 //! - `GET /ledger/stream?after=SEQ`: the same entries as newline-delimited JSON on one long
 //!   response, forever; an idle stream sends `{"head": N}` every [`FEED_KEEPALIVE`].
 //!
+//! Partial replication: a follower is sent only the entries of tables it may read (with an
+//! ACL, its identity's read rules and the heartbeat's family; `families=a,b/t` narrows that
+//! further), plus every batch marker. Such a page says `through`: the seq it carried the follower
+//! to, past the entries it was not sent, so the follower neither waits on them as a gap nor
+//! counts them as skipped. Sequence numbers stay global.
+//!
 //! A follower whose `after` is below the pruning horizon (`retention.rs`) is answered 410 Gone
 //! with `{"error", "field": "after", "horizon": H, "snapshot": URL or null}`: the entries it
 //! needs are gone, and it must bootstrap from a snapshot. It is never sent a page that skips
@@ -17,14 +23,18 @@
 
 use std::time::Duration;
 
-use axum::Json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::{Extension, Json};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ctlstore_ledger::LedgerEntry;
+use ctlstore_ledger::{LedgerEntry, Scopes};
+use ctlstore_tls::PeerIdentity;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -44,7 +54,7 @@ pub const FEED_KEEPALIVE: Duration = Duration::from_secs(1);
 fn feed_query(query: Result<Query<FeedQuery>, QueryRejection>) -> ApiResult<FeedQuery> {
     query.map(|Query(q)| q).map_err(|rejection| {
         let text = rejection.body_text();
-        let field = ["after", "limit", "wait"]
+        let field = ["after", "limit", "wait", "families"]
             .into_iter()
             .find(|f| text.contains(&format!("{f}:")) || text.contains(&format!("`{f}`")))
             .unwrap_or("query");
@@ -58,6 +68,8 @@ pub struct FeedQuery {
     after: i64,
     limit: Option<i64>,
     wait: Option<String>,
+    /// `a,b/t`: only these families or tables (and the heartbeat's family).
+    families: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -82,6 +94,42 @@ struct FeedPage<'a> {
     entries: Vec<FeedEntry<'a>>,
     /// The newest seq this executive knows of.
     head: i64,
+    /// On a filtered feed: the seq this page carries the follower to (entries up to it that are
+    /// not in `entries` are not for this follower).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    through: Option<i64>,
+}
+
+/// What this request's follower is sent: what its identity may read, narrowed by `families`
+/// (to which the heartbeat's family is always added, so staleness stays measurable).
+fn follower_scopes(
+    s: &Inner,
+    identity: Option<&PeerIdentity>,
+    families: Option<&str>,
+) -> ApiResult<Scopes> {
+    let readable = super::readable(s, identity.map(PeerIdentity::as_str));
+    let Some(list) = families.filter(|f| !f.trim().is_empty()) else {
+        return Ok(readable);
+    };
+    let mut list = list.to_string();
+    if let Some(heartbeat) = &s.config.heartbeat_family {
+        list.push(',');
+        list.push_str(heartbeat);
+    }
+    let asked = Scopes::parse_list(&list)
+        .map_err(|e| ApiError::bad_request(format!("families: {e}")).with_field("families"))?;
+    Ok(readable.intersect(&asked))
+}
+
+/// The entries of `read` this follower is sent, and how far they carry it (`None` when
+/// nothing is filtered).
+fn admitted(scopes: &Scopes, after: i64, read: Vec<LedgerEntry>) -> (Vec<LedgerEntry>, Option<i64>) {
+    if scopes.is_all() {
+        return (read, None);
+    }
+    let through = read.last().map_or(after, |e| e.seq);
+    let entries = read.into_iter().filter(|e| scopes.admits(e)).collect();
+    (entries, Some(through))
 }
 
 /// The seq through which the ledger is pruned, when a follower at `after` that read `entries`
@@ -162,6 +210,7 @@ fn parse_limit(limit: Option<i64>) -> ApiResult<i64> {
 // PERFORMANCE-CRITICAL PATH: every reflector parks here between writes.
 pub async fn long_poll(
     State(state): State<AppState>,
+    identity: Option<Extension<PeerIdentity>>,
     query: Result<Query<FeedQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let q = feed_query(query)?;
@@ -170,54 +219,77 @@ pub async fn long_poll(
         return Err(ApiError::bad_request("after must not be negative").with_field("after"));
     }
     let limit = parse_limit(q.limit)?;
+    let scopes = follower_scopes(s, identity.as_deref(), q.families.as_deref())?;
     let deadline = Instant::now() + parse_wait(q.wait.as_deref(), s.config.max_ledger_wait)?;
     let mut head = s.feed.recent.subscribe();
     let shutdown = s.shutdown.subscribe();
     // Mark the window seen before reading, so an entry between the read and the wait wakes us.
     head.borrow_and_update();
     let waits = deadline > Instant::now();
-    let entries = if waits {
+    let read = if waits {
         read_entries(s, q.after, limit).await?
     } else {
         s.ctldb.ledger_after(q.after, limit).await?
     };
-    if let Some(horizon) = below_horizon(s, q.after, &entries).await? {
+    if let Some(horizon) = below_horizon(s, q.after, &read).await? {
         return Ok(gone(s, q.after, horizon));
     }
+    let (entries, through) = admitted(&scopes, q.after, read);
     if !entries.is_empty() || Instant::now() >= deadline || *shutdown.borrow() {
-        return Ok(Json(page(&entries, s.feed.head())).into_response());
+        return Ok(Json(page(&entries, s.feed.head(), through)).into_response());
     }
+    // Filtered out so far: wait from where this read got to.
+    let cursor = Arc::new(AtomicI64::new(through.unwrap_or(q.after)));
     let (after, app) = (q.after, state.clone());
+    let scopes = Arc::new(scopes);
     let body =
         ctlstore_serve::waiting_body(head, shutdown, deadline, FEED_KEEPALIVE, move |finished| {
-            let app = app.clone();
-            async move { waited_answer(&app.0, after, limit, finished).await }
+            let (app, scopes, cursor) = (app.clone(), scopes.clone(), cursor.clone());
+            async move { waited_answer(&app.0, after, &cursor, limit, &scopes, finished).await }
         });
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-fn page(entries: &[LedgerEntry], head: i64) -> FeedPage<'_> {
+fn page(entries: &[LedgerEntry], head: i64, through: Option<i64>) -> FeedPage<'_> {
     FeedPage {
         entries: entries.iter().map(FeedEntry::from).collect(),
         head,
+        through,
     }
 }
 
-/// What a long-poll that waited answers: `None` while there is nothing and time remains; the
-/// page; or, since the status went out with the headers, an error as the body (pruned below
-/// the follower meanwhile: its next request gets the 410).
-async fn waited_answer(s: &Inner, after: i64, limit: i64, finished: bool) -> Option<Vec<u8>> {
-    let read = read_entries(s, after, limit).await;
+/// What a long-poll that waited answers: `None` while there is nothing for this follower and
+/// time remains; the page; or, since the status went out with the headers, an error as the body
+/// (pruned below the follower meanwhile: its next request gets the 410). `cursor` is how far
+/// the reads have got (past entries filtered out), from `after`.
+async fn waited_answer(
+    s: &Inner,
+    after: i64,
+    cursor: &AtomicI64,
+    limit: i64,
+    scopes: &Scopes,
+    finished: bool,
+) -> Option<Vec<u8>> {
+    let from = cursor.load(Ordering::Relaxed);
+    let read = read_entries(s, from, limit).await;
     let pruned = match &read {
-        Ok(entries) => below_horizon(s, after, entries).await.ok().flatten(),
+        Ok(entries) => below_horizon(s, from, entries).await.ok().flatten(),
         Err(_) => None,
     };
     let body = match read {
         Ok(_) if pruned.is_some() => {
             serde_json::to_vec(&gone_body(s, after, pruned.unwrap_or_default()))
         }
-        Ok(entries) if entries.is_empty() && !finished => return None,
-        Ok(entries) => serde_json::to_vec(&page(&entries, s.feed.head())),
+        Ok(read) => {
+            let (entries, through) = admitted(scopes, from, read);
+            if let Some(t) = through {
+                cursor.store(t, Ordering::Relaxed);
+            }
+            if entries.is_empty() && !finished {
+                return None;
+            }
+            serde_json::to_vec(&page(&entries, s.feed.head(), through))
+        }
         Err(e) => serde_json::to_vec(&serde_json::json!({"error": e.to_string()})),
     };
     Some(body.unwrap_or_default())
@@ -226,6 +298,7 @@ async fn waited_answer(s: &Inner, after: i64, limit: i64, finished: bool) -> Opt
 struct StreamState {
     app: AppState,
     after: i64,
+    scopes: Scopes,
     head: tokio::sync::watch::Receiver<i64>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     failed: bool,
@@ -233,12 +306,14 @@ struct StreamState {
 
 pub async fn stream(
     State(state): State<AppState>,
+    identity: Option<Extension<PeerIdentity>>,
     query: Result<Query<FeedQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let q = feed_query(query)?;
     if q.after < 0 {
         return Err(ApiError::bad_request("after must not be negative").with_field("after"));
     }
+    let scopes = follower_scopes(&state.0, identity.as_deref(), q.families.as_deref())?;
     let first = state.0.ctldb.ledger_after(q.after, 1).await?;
     if let Some(horizon) = below_horizon(&state.0, q.after, &first).await? {
         return Ok(gone(&state.0, q.after, horizon));
@@ -248,6 +323,7 @@ pub async fn stream(
         shutdown: state.0.shutdown.subscribe(),
         app: state,
         after: q.after,
+        scopes,
         failed: false,
     };
     let body = futures_util::stream::unfold(start, |mut st| async move {
@@ -274,13 +350,16 @@ pub async fn stream(
                     return Some((Ok(Bytes::from(format!("{body}\n"))), st));
                 }
                 Ok(entries) if !entries.is_empty() => {
+                    st.after = entries.last().map(|e| e.seq).unwrap_or(st.after);
                     let mut chunk = Vec::new();
-                    for e in &entries {
+                    for e in entries.iter().filter(|e| st.scopes.admits(e)) {
                         if serde_json::to_writer(&mut chunk, &FeedEntry::from(e)).is_ok() {
                             chunk.push(b'\n');
                         }
                     }
-                    st.after = entries.last().map(|e| e.seq).unwrap_or(st.after);
+                    if chunk.is_empty() {
+                        continue;
+                    }
                     return Some((Ok::<Bytes, std::io::Error>(Bytes::from(chunk)), st));
                 }
                 Ok(_) => {}

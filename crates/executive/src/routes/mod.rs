@@ -6,6 +6,7 @@
 //! the handler timeout (503); for schema and limit changes the admin token. The ledger feed is
 //! outside the timeout because a long-poll waits by design.
 
+mod access;
 mod body_limit;
 mod feed;
 mod limits;
@@ -18,6 +19,7 @@ mod web;
 mod writers;
 
 pub use feed::{DEFAULT_LIMIT as FEED_DEFAULT_LIMIT, FEED_KEEPALIVE, MAX_LIMIT as FEED_MAX_LIMIT};
+pub(crate) use access::readable;
 pub(crate) use web::cors_layer;
 /// Query limits the OpenAPI document declares (one definition each, in the routes).
 pub(crate) mod query_limits {
@@ -27,12 +29,13 @@ pub(crate) mod query_limits {
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use bytes::Bytes;
 use ctlstore_schema::WriterName;
+use ctlstore_tls::PeerIdentity;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ApiResult};
@@ -129,13 +132,12 @@ pub fn router(state: AppState) -> Router {
             get(reads::rows),
         )
         .route("/writers", get(writers::list))
-        .route("/writers/{writerName}", delete(writers::remove))
-        .route_layer(from_fn_with_state(state.clone(), require_admin));
+        .route("/writers/{writerName}", delete(writers::remove));
     // Admin, but without the handler timeout: pruning a large ledger takes as long as it takes
     // (it logs its progress), and a timeout would stop it half way.
     let long_admin = Router::new()
         .route("/ledger/prune", post(prune::prune))
-        .route_layer(from_fn_with_state(state.clone(), require_admin));
+        .route_layer(from_fn_with_state(state.clone(), access::authorize));
     let api = Router::new()
         .merge(admin)
         .route("/families/{familyName}/mutations", post(mutations::mutate))
@@ -158,6 +160,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        // Who may call what: the admin token and the ACL (`access.rs`, one table for all).
+        .route_layer(from_fn_with_state(state.clone(), access::authorize))
         .route_layer(from_fn_with_state(state.clone(), handler_timeout));
     let cors_origins = state.0.config.cors_origins.clone();
     let app = Router::new()
@@ -224,36 +228,13 @@ async fn handler_timeout(State(state): State<AppState>, request: Request, next: 
     }
 }
 
-async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = &state.0.config.admin_token else {
-        return next.run(request).await;
-    };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let matches = presented.is_some_and(|p| {
-        p.len() == token.len()
-            && p.bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    if !matches {
-        return ApiError::unauthorized(
-            "this route needs the admin token (Authorization: Bearer ...)",
-        )
-        .with_field("Authorization")
-        .into_response();
-    }
-    next.run(request).await
-}
-
-/// Checks the `ctlstore-writer` / `ctlstore-secret` headers.
+/// The writer a request writes as: named by the `ctlstore-writer` / `ctlstore-secret` headers
+/// when they are sent (ctlstore's way), else, on a mutual-TLS connection, the writer whose name
+/// is the client certificate's identity (the certificate is the credential).
 pub(crate) async fn authenticated_writer(
     state: &AppState,
     headers: &HeaderMap,
+    identity: Option<&PeerIdentity>,
 ) -> ApiResult<WriterName> {
     let header_text = |name: &'static str| {
         headers
@@ -264,6 +245,24 @@ pub(crate) async fn authenticated_writer(
                 ApiError::unauthorized(format!("missing {name} header")).with_field(name)
             })
     };
+    if headers.get("ctlstore-writer").is_none()
+        && headers.get("ctlstore-secret").is_none()
+        && let Some(identity) = identity
+        && let Ok(writer) = WriterName::new(identity.as_str())
+    {
+        // A registered writer of this name: its cookie row exists.
+        return match state.0.ctldb.cookie(&writer).await {
+            Ok(_) => Ok(writer),
+            Err(ctlstore_ctldb::CtldbError::WriterNotFound) => Err(ApiError::unauthorized(
+                format!(
+                    "no ctlstore-writer header, and no writer is registered as the client certificate's identity '{}'",
+                    identity.as_str()
+                ),
+            )
+            .with_field("ctlstore-writer")),
+            Err(e) => Err(e.into()),
+        };
+    }
     let writer = header_text("ctlstore-writer")?;
     let secret = header_text("ctlstore-secret")?;
     let writer = WriterName::new(writer)

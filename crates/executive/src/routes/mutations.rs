@@ -4,6 +4,9 @@
 //! [{"table": t, "delete": bool, "values": {field: value}}]}`; cookies are base64 the way Go
 //! encodes `[]byte`. Credentials in the `ctlstore-writer` / `ctlstore-secret` headers.
 
+use std::collections::BTreeSet;
+
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -14,6 +17,9 @@ use ctlstore_schema::FamilyName;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value as Json};
 
+use ctlstore_tls::PeerIdentity;
+
+use super::access::check_write;
 use super::{authenticated_writer, ok, parse_json, path_name};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::{LIMIT_REJECTIONS, MUTATION_ROWS};
@@ -50,13 +56,18 @@ fn base64_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::E
 pub async fn mutate(
     State(state): State<AppState>,
     Path(family): Path<String>,
+    identity: Option<Extension<PeerIdentity>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let writer = authenticated_writer(&state, &headers).await?;
+    let writer = authenticated_writer(&state, &headers, identity.as_deref()).await?;
     let family = path_name("family", &family, FamilyName::new)?;
     let body: MutationBody = parse_json(&body)?;
     let s = &state.0;
+    let tables: BTreeSet<String> = body.mutations.iter().map(|m| m.table.to_lowercase()).collect();
+    if let Err(denied) = check_write(s, writer.as_str(), family.as_str(), &tables) {
+        return Ok(denied);
+    }
     for m in body.mutations.iter().filter(|m| !m.delete) {
         let table = format!("{family}___{}", m.table.to_lowercase());
         if let Err(over) = s.sizes.check(&table) {

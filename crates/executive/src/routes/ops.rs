@@ -72,7 +72,7 @@ mod tests {
         let ctldb = ctlstore_ctldb::Ctldb::connect(&url, Default::default())
             .await
             .expect("open the ctldb");
-        let state = AppState::new(ctldb.clone(), crate::Config::default());
+        let state = AppState::new(ctldb.clone(), crate::Config::default(), None);
         let (status, body) = health_of(&state).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["ctldb"], "up");

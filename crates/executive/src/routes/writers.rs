@@ -2,6 +2,7 @@
 //! `GET`/`POST /cookie` (the raw body is the cookie); and, for operators, `GET /writers` and
 //! `DELETE /writers/{writer}` (admin routes).
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -9,6 +10,9 @@ use bytes::Bytes;
 use ctlstore_ctldb::CtldbError;
 use ctlstore_schema::WriterSecret;
 
+use ctlstore_tls::PeerIdentity;
+
+use super::access::check_cookie;
 use super::{authenticated_writer, ok, writer_name};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -31,18 +35,29 @@ pub async fn register(
     Ok(ok())
 }
 
-pub async fn get_cookie(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let writer = authenticated_writer(&state, &headers).await?;
+pub async fn get_cookie(
+    State(state): State<AppState>,
+    identity: Option<Extension<PeerIdentity>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let writer = authenticated_writer(&state, &headers, identity.as_deref()).await?;
+    if let Err(denied) = check_cookie(&state.0, writer.as_str()) {
+        return Ok(denied);
+    }
     let cookie = state.0.ctldb.cookie(&writer).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], cookie).into_response())
 }
 
 pub async fn set_cookie(
     State(state): State<AppState>,
+    identity: Option<Extension<PeerIdentity>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let writer = authenticated_writer(&state, &headers).await?;
+    let writer = authenticated_writer(&state, &headers, identity.as_deref()).await?;
+    if let Err(denied) = check_cookie(&state.0, writer.as_str()) {
+        return Ok(denied);
+    }
     state.0.ctldb.set_cookie(&writer, &body).await?;
     Ok(ok())
 }
