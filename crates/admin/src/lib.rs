@@ -78,13 +78,23 @@ pub struct Common {
     /// Print JSON for scripts (one document; JSON lines for streams) instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    #[command(flatten)]
+    pub tls: ctlstore_tls::TlsClientFlags,
 }
 
 impl Common {
     /// A client for the executive these flags name.
     pub(crate) fn client(&self) -> Result<ctlstore_client::Client, AdminError> {
-        Ok(ctlstore_client::Client::new(&self.executive_url)?
-            .with_admin_token(self.admin_token.clone()))
+        let tls = self
+            .tls
+            .load()
+            .map_err(|e| AdminError::Usage(e.to_string()))?;
+        Ok(ctlstore_client::Client::with_tls(
+            &self.executive_url,
+            ctlstore_client::DEFAULT_TIMEOUT,
+            &tls,
+        )?
+        .with_admin_token(self.admin_token.clone()))
     }
 
     pub(crate) fn output(&self) -> output::Output {

@@ -173,6 +173,9 @@ pub struct Executive {
         default_value = DEFAULT_EXECUTIVE
     )]
     pub url: String,
+    /// HTTPS to the executive (ours: `--tls-ca`, `--tls-client-cert`, `--tls-client-key`).
+    #[command(flatten)]
+    pub tls: ctlstore_tls::TlsClientFlags,
 }
 
 #[derive(Debug, Args)]

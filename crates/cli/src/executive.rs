@@ -51,12 +51,18 @@ impl Answer {
 }
 
 impl Executive {
+    /// The executive the `-e` flag (and the TLS flags) name.
+    pub fn connect(args: &crate::args::Executive) -> Result<Executive, Failure> {
+        let tls = args.tls.load().map_err(|e| Failure(e.to_string()))?;
+        Executive::with_tls(&args.url, &tls)
+    }
+
     /// The executive at `url` (a host, `host:port` or a URL; `http://` is added when missing).
-    pub fn new(url: &str) -> Result<Executive, Failure> {
+    fn with_tls(url: &str, tls: &ctlstore_tls::ClientTls) -> Result<Executive, Failure> {
         let base = ctlstore_schema::executive_base_url(url);
         Url::parse(&base).map_err(|e| Failure(format!("invalid url: {e}")))?;
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
+        let http = tls
+            .apply(reqwest::Client::builder().timeout(REQUEST_TIMEOUT))
             .build()
             .map_err(|e| Failure(format!("could not create request: {}", chain(&e))))?;
         Ok(Executive { base, http })

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
 async fn run(verb: Verb) -> Result<String, Failure> {
     match verb {
         Verb::CreateFamily { executive, family } => {
-            schema::create_family(&Executive::new(&executive.url)?, &family).await
+            schema::create_family(&Executive::connect(&executive)?, &family).await
         }
         Verb::CreateTable {
             executive,
@@ -75,7 +75,7 @@ async fn run(verb: Verb) -> Result<String, Failure> {
             key_fields,
             table,
         } => {
-            let executive = Executive::new(&executive.url)?;
+            let executive = Executive::connect(&executive)?;
             schema::create_table(&executive, &family.name, &fields.specs, &key_fields, &table).await
         }
         Verb::AddFields {
@@ -84,7 +84,7 @@ async fn run(verb: Verb) -> Result<String, Failure> {
             table,
             fields,
         } => {
-            let executive = Executive::new(&executive.url)?;
+            let executive = Executive::connect(&executive)?;
             schema::add_fields(&executive, &family.name, &table.name, &fields.specs).await
         }
         Verb::TableLimits(action) => table_limits(action).await,
@@ -103,7 +103,7 @@ async fn run(verb: Verb) -> Result<String, Failure> {
 async fn table_limits(action: TableLimits) -> Result<String, Failure> {
     match action {
         TableLimits::Read { executive } => {
-            limits::read_table_limits(&Executive::new(&executive.url)?).await
+            limits::read_table_limits(&Executive::connect(&executive)?).await
         }
         TableLimits::Update {
             executive,
@@ -112,7 +112,7 @@ async fn table_limits(action: TableLimits) -> Result<String, Failure> {
             max_size,
             warn_size,
         } => {
-            let executive = Executive::new(&executive.url)?;
+            let executive = Executive::connect(&executive)?;
             limits::update_table_limit(&executive, &family.name, &table.name, max_size, warn_size)
                 .await
         }
@@ -121,7 +121,7 @@ async fn table_limits(action: TableLimits) -> Result<String, Failure> {
             family,
             table,
         } => {
-            let executive = Executive::new(&executive.url)?;
+            let executive = Executive::connect(&executive)?;
             limits::delete_table_limit(&executive, &family.name, &table.name).await
         }
     }
@@ -130,18 +130,18 @@ async fn table_limits(action: TableLimits) -> Result<String, Failure> {
 async fn writer_limits(action: WriterLimits) -> Result<String, Failure> {
     match action {
         WriterLimits::Read { executive } => {
-            limits::read_writer_limits(&Executive::new(&executive.url)?).await
+            limits::read_writer_limits(&Executive::connect(&executive)?).await
         }
         WriterLimits::Update {
             executive,
             writer,
             rows_per_minute,
         } => {
-            let executive = Executive::new(&executive.url)?;
+            let executive = Executive::connect(&executive)?;
             limits::update_writer_limit(&executive, &writer.name, rows_per_minute).await
         }
         WriterLimits::Delete { executive, writer } => {
-            limits::delete_writer_limit(&Executive::new(&executive.url)?, &writer.name).await
+            limits::delete_writer_limit(&Executive::connect(&executive)?, &writer.name).await
         }
     }
 }

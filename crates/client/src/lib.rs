@@ -83,6 +83,16 @@ impl Client {
 
     /// [`Client::new`] with another per-request timeout.
     pub fn with_timeout(url: &str, timeout: Duration) -> Result<Client, ClientError> {
+        Client::with_tls(url, timeout, &ctlstore_tls::ClientTls::default())
+    }
+
+    /// [`Client::with_timeout`] over TLS as `tls` says (`--tls-ca`, `--tls-client-cert`,
+    /// `--tls-client-key`).
+    pub fn with_tls(
+        url: &str,
+        timeout: Duration,
+        tls: &ctlstore_tls::ClientTls,
+    ) -> Result<Client, ClientError> {
         let invalid = |reason: String| ClientError::InvalidUrl {
             url: url.to_string(),
             reason,
@@ -98,9 +108,12 @@ impl Client {
         if bases.is_empty() {
             return Err(invalid("no URL".into()));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(timeout)
+        let http = tls
+            .apply(
+                reqwest::Client::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .timeout(timeout),
+            )
             .build()
             .map_err(|e| ClientError::transport("build an HTTP client", e))?;
         Ok(Client {

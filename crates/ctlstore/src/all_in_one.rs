@@ -53,7 +53,7 @@ pub async fn run(args: &AllInOneArgs) -> anyhow::Result<()> {
     let metrics_bind = args.metrics_bind.clone();
     let reflector_stop = until_stopped();
     spawn(&mut tasks, "reflector", async move {
-        services::reflector_until(reflector_config, &metrics_bind, reflector_stop).await
+        services::reflector_until(reflector_config, &metrics_bind, None, reflector_stop).await
     });
 
     let sidecar_bind = args.sidecar_bind.clone();
@@ -61,6 +61,7 @@ pub async fn run(args: &AllInOneArgs) -> anyhow::Result<()> {
     let sidecar_config = ctlstore_sidecar::Config {
         max_rows: 0,
         application: "all-in-one".into(),
+        ..Default::default()
     };
     let sidecar_ldb = ldb.clone();
     spawn(&mut tasks, "sidecar", async move {

@@ -46,7 +46,7 @@ pub fn run(command: &Command, config_file: Option<&std::path::Path>) -> anyhow::
         }
         Command::Sidecar(args) => {
             address("bind-addr", &args.bind_addr)?;
-            args.config();
+            args.config()?;
         }
         Command::Relay(args) => {
             address("bind", &args.bind)?;

@@ -136,15 +136,18 @@ fn main() -> anyhow::Result<()> {
             services::init_tracing(args.common.debug);
             args.log_ignored();
             let config = args.config()?;
-            runtime.block_on(services::reflector(config, &args.metrics_bind))?;
+            let metrics_tls = args.metrics_tls()?;
+            runtime.block_on(services::reflector(config, &args.metrics_bind, metrics_tls))?;
         }
         Command::MultiReflector(args) => {
             services::init_tracing(args.reflector.common.debug);
             args.reflector.log_ignored();
             let configs = args.configs()?;
+            let metrics_tls = args.reflector.metrics_tls()?;
             runtime.block_on(services::multi_reflector(
                 configs,
                 &args.reflector.metrics_bind,
+                metrics_tls,
             ))?;
         }
         Command::Sidecar(args) => {
@@ -153,7 +156,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(services::sidecar(
                 &args.bind_addr,
                 &args.ldb_path(),
-                args.config(),
+                args.config()?,
                 services::shutdown_signal(),
             ))?;
         }
@@ -163,7 +166,8 @@ fn main() -> anyhow::Result<()> {
             args.log_ignored();
             let config = args.config()?;
             let metrics_bind = &args.reflector.inner.metrics_bind;
-            runtime.block_on(services::supervisor(config, metrics_bind))?;
+            let metrics_tls = args.reflector.inner.metrics_tls()?;
+            runtime.block_on(services::supervisor(config, metrics_bind, metrics_tls))?;
         }
         Command::Heartbeat(args) => {
             services::init_tracing(args.common.debug);

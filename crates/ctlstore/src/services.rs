@@ -43,6 +43,7 @@ pub async fn bind_listener(bind: &str) -> anyhow::Result<tokio::net::TcpListener
 /// The returned future ends only if serving fails.
 async fn health_endpoint(
     bind: &str,
+    tls: Option<ctlstore_tls::ServerTls>,
     status: Arc<Status>,
 ) -> anyhow::Result<impl Future<Output = anyhow::Error> + use<>> {
     let listener = if bind.is_empty() {
@@ -56,7 +57,8 @@ async fn health_endpoint(
         let Some(listener) = listener else {
             return std::future::pending().await;
         };
-        match axum::serve(listener, ctlstore_reflector::health_router(status)).await {
+        let app = ctlstore_reflector::health_router(status);
+        match ctlstore_serve::serve_tls(listener, app, tls, std::future::pending()).await {
             Ok(()) => anyhow!("the health endpoint stopped"),
             Err(e) => anyhow!("the health endpoint failed: {e}"),
         }
@@ -64,11 +66,16 @@ async fn health_endpoint(
 }
 
 /// Runs `service` until it ends; ends with an error if the health endpoint dies first.
-async fn with_health<F>(bind: &str, status: Arc<Status>, service: F) -> anyhow::Result<()>
+async fn with_health<F>(
+    bind: &str,
+    tls: Option<ctlstore_tls::ServerTls>,
+    status: Arc<Status>,
+    service: F,
+) -> anyhow::Result<()>
 where
     F: Future<Output = anyhow::Result<()>>,
 {
-    let health = health_endpoint(bind, status).await?;
+    let health = health_endpoint(bind, tls, status).await?;
     tokio::select! {
         r = service => r,
         e = health => Err(e),
@@ -78,17 +85,19 @@ where
 pub async fn reflector(
     config: ctlstore_reflector::Config,
     metrics_bind: &str,
+    metrics_tls: Option<ctlstore_tls::ServerTls>,
 ) -> anyhow::Result<()> {
-    reflector_until(config, metrics_bind, shutdown_signal()).await
+    reflector_until(config, metrics_bind, metrics_tls, shutdown_signal()).await
 }
 
 pub async fn reflector_until(
     config: ctlstore_reflector::Config,
     metrics_bind: &str,
+    metrics_tls: Option<ctlstore_tls::ServerTls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let status = Arc::new(Status::new(config.max_healthy_latency));
-    with_health(metrics_bind, status.clone(), async {
+    with_health(metrics_bind, metrics_tls, status.clone(), async {
         ctlstore_reflector::run(config, status, shutdown).await?;
         Ok(())
     })
@@ -99,6 +108,7 @@ pub async fn reflector_until(
 pub async fn multi_reflector(
     configs: Vec<ctlstore_reflector::Config>,
     metrics_bind: &str,
+    metrics_tls: Option<ctlstore_tls::ServerTls>,
 ) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     for (i, config) in configs.into_iter().enumerate() {
@@ -107,7 +117,8 @@ pub async fn multi_reflector(
         } else {
             String::new()
         };
-        tasks.spawn(async move { reflector(config, &bind).await });
+        let tls = metrics_tls.clone();
+        tasks.spawn(async move { reflector(config, &bind, tls).await });
     }
     while let Some(done) = tasks.join_next().await {
         done??;
@@ -118,9 +129,10 @@ pub async fn multi_reflector(
 pub async fn supervisor(
     config: ctlstore_supervisor::Config,
     metrics_bind: &str,
+    metrics_tls: Option<ctlstore_tls::ServerTls>,
 ) -> anyhow::Result<()> {
     let status = Arc::new(Status::new(config.reflector.max_healthy_latency));
-    with_health(metrics_bind, status.clone(), async {
+    with_health(metrics_bind, metrics_tls, status.clone(), async {
         ctlstore_supervisor::run(config, status, shutdown_signal()).await?;
         Ok(())
     })

@@ -772,6 +772,7 @@ async fn get_ledger_and_status_from_ldb_sidecar_and_executive() {
         ctlstore_sidecar::Config {
             max_rows: 0,
             application: "test".into(),
+            ..Default::default()
         },
         async move {
             let _ = stopped.await;

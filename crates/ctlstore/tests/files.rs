@@ -262,6 +262,7 @@ async fn store_then_materialize_and_follow_random_changes() {
         ctlstore_sidecar::Config {
             max_rows: 0,
             application: "test".into(),
+            ..Default::default()
         },
         std::future::pending::<()>(),
     ));

@@ -204,6 +204,7 @@ async fn watch_sees_every_batch_once_in_order_across_reflector_kills() {
         ctlstore_sidecar::Config {
             max_rows: 0,
             application: "test".into(),
+            ..Default::default()
         },
         std::future::pending::<()>(),
     ));

@@ -171,7 +171,7 @@ impl Rules {
     }
 
     /// What `identity` may read: the scopes of its read (and admin) rules, plus
-    /// `always_readable` (the heartbeat's family) unless some read rule names that family.
+    /// `always_readable` (the heartbeat's family) unless some `read` rule names that family.
     pub fn readable(&self, identity: Option<&str>, always_readable: Option<&str>) -> Scopes {
         let mut set = BTreeSet::new();
         for r in &self.rules {
@@ -189,8 +189,10 @@ impl Rules {
             }
         }
         if let Some(family) = always_readable {
+            // Only `read` rules govern it: an `admin` or `write` rule for the heartbeat's own
+            // identity (which creates and writes the family) does not take it from everyone.
             let governed = self.rules.iter().any(|r| {
-                r.operation.grants(Operation::Read)
+                r.operation == Operation::Read
                     && matches!(&r.scope, RuleScope::Scope(s) if s.family == family)
             });
             if !governed && let Ok(scope) = Scope::parse(family) {
@@ -287,7 +289,11 @@ mod tests {
         assert!(!rules.allows(a, Operation::Write, &table("alpha", "users")));
         assert!(rules.allows("reflector-b", Operation::Read, &table("beta", "one")));
         assert!(!rules.allows("reflector-b", Operation::Read, &table("beta", "two")));
-        assert!(!rules.allows("reflector-b", Operation::Read, &Target::Family("beta".into())));
+        assert!(!rules.allows(
+            "reflector-b",
+            Operation::Read,
+            &Target::Family("beta".into())
+        ));
         assert!(rules.allows("anyone", Operation::Read, &table("common", "xyz")));
         assert!(rules.allows("loader", Operation::Write, &table("alpha", "users")));
         assert!(!rules.allows("loader", Operation::Write, &table("alpha", "other")));
@@ -311,6 +317,11 @@ mod tests {
             rules.readable(None, Some("ctlstore")),
             Scopes::parse_list("ctlstore").expect("scopes")
         );
+        let admin_only = Rules::parse("acl", "heartbeat ctlstore admin").expect("parses");
+        assert_eq!(
+            admin_only.readable(Some("other"), Some("ctlstore")),
+            Scopes::parse_list("ctlstore").expect("scopes")
+        );
         let governed = Rules::parse("acl", "ops ctlstore/heartbeats r").expect("parses");
         assert_eq!(
             governed.readable(Some("other"), Some("ctlstore")),
@@ -328,7 +339,10 @@ mod tests {
             let e = Rules::parse("acl.txt", text).expect_err(text);
             assert_eq!(e.line, line, "{text}");
             assert!(e.to_string().contains(says), "{e}");
-            assert!(e.to_string().starts_with(&format!("acl.txt:{line}:")), "{e}");
+            assert!(
+                e.to_string().starts_with(&format!("acl.txt:{line}:")),
+                "{e}"
+            );
         }
     }
 }

@@ -28,8 +28,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use ctlstore_ctldb::SecretHashScheme;
 pub use acl::{AclError, Rules as AclRules};
+pub use ctlstore_ctldb::SecretHashScheme;
 pub use error::ApiError;
 pub use retention::{
     DEFAULT_MARGIN as DEFAULT_RETENTION_MARGIN, DEFAULT_PRUNE_INTERVAL, Keep, Plan, Retention,
@@ -39,8 +39,7 @@ pub use routes::{FEED_DEFAULT_LIMIT, FEED_KEEPALIVE, FEED_MAX_LIMIT, router};
 pub use supervise::TaskFailure;
 use tokio::net::TcpListener;
 
-/// The heartbeat's default family (ctlstore's heartbeat `-family-name`).
-pub const DEFAULT_HEARTBEAT_FAMILY: &str = "ctlstore";
+pub use ctlstore_schema::DEFAULT_HEARTBEAT_FAMILY;
 
 /// Everything the executive needs to run. Defaults are ctlstore's.
 #[derive(Debug, Clone)]

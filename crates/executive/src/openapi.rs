@@ -270,6 +270,11 @@ fn doc(method: &str, path: &str) -> Doc {
                     "When none are newer, wait up to this long for one: milliseconds, or a Go duration (`500ms`, `1m30s`); capped at the executive's maximum (60 s by default).",
                     json!({"type": "string", "pattern": GO_DURATION_OR_MILLIS}),
                 ),
+                query(
+                    "families",
+                    "Only these families or tables, comma-separated (`alpha,beta/users`), plus the heartbeat's family; never more than the client's identity may read. A filtered page carries `through`.",
+                    json!({"type": "string"}),
+                ),
             ],
             ..d(
                 "Ledger entries after a seq, in order; a long-poll when `wait` is given. While it waits, the body starts with one space per second (a keepalive; JSON allows leading whitespace); an error after the 200 went out is the body `{\"error\": ...}`.",
@@ -280,11 +285,18 @@ fn doc(method: &str, path: &str) -> Doc {
             )
         },
         ("GET", "/ledger/stream") => Doc {
-            query: vec![query(
-                "after",
-                "Start after this seq (default 0).",
-                json!({"type": "integer", "format": "int64", "minimum": 0, "default": 0}),
-            )],
+            query: vec![
+                query(
+                    "after",
+                    "Start after this seq (default 0).",
+                    json!({"type": "integer", "format": "int64", "minimum": 0, "default": 0}),
+                ),
+                query(
+                    "families",
+                    "Only these families or tables, comma-separated (`alpha,beta/users`), plus the heartbeat's family; never more than the client's identity may read. A filtered page carries `through`.",
+                    json!({"type": "string"}),
+                ),
+            ],
             ..d(
                 "Ledger entries after a seq as newline-delimited JSON, followed forever; an idle stream sends a `{\"head\": N}` line every second.",
                 None,
@@ -293,6 +305,15 @@ fn doc(method: &str, path: &str) -> Doc {
                 false,
             )
         },
+        ("GET", "/ledger/access") => d(
+            "What the feed sends this client (ours): `{\"identity\": its client certificate's identity or null, \"families\": \"*\" or [\"family\", \"family/table\", ...]}`. A reflector checks a snapshot against it before bootstrapping from it.",
+            None,
+            json_ok(
+                json!({"type": "object", "properties": {"identity": {"type": "string", "nullable": true}, "families": {}}}),
+            ),
+            &[],
+            false,
+        ),
         ("POST", "/ledger/prune") => d(
             "Prune the ledger once (ours): delete the entries below the horizon, the lower of what `retention` keeps (a Go duration or a number of entries) and the oldest snapshot at `snapshotUrl` minus `margin` entries. Settings default to the executive's `--ledger-retention`, `--snapshot-url` and `--ledger-retention-margin`; `dryRun` only says what would go. Followers below the horizon are then answered 410 by the feed.",
             Some(
@@ -519,7 +540,8 @@ fn components() -> Value {
                 "statement": {"type": "string"}}},
             "LedgerPage": {"type": "object", "required": ["entries", "head"], "properties": {
                 "entries": {"type": "array", "items": {"$ref": "#/components/schemas/LedgerEntry"}},
-                "head": {"type": "integer"}}},
+                "head": {"type": "integer"},
+                "through": {"type": "integer", "description": "On a filtered feed: the seq this page carries the follower to."}}},
             "SizeLimit": {"type": "object", "required": ["max-size", "warn-size"], "description": "Bytes; warn-size must not exceed max-size.", "properties": {
                 "max-size": {"type": "integer", "format": "int64", "minimum": 0}, "warn-size": {"type": "integer", "format": "int64", "minimum": 0}}},
             "TableLimits": {"type": "object", "properties": {

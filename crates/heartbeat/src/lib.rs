@@ -27,17 +27,20 @@ pub struct Config {
     pub writer: String,
     pub secret: String,
     pub interval: Duration,
+    /// TLS to the executive (`--tls-ca`, `--tls-client-cert`, `--tls-client-key`).
+    pub tls: ctlstore_tls::ClientTls,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             executive_url: "ctlstore-executive.segment.local".into(),
-            family: "ctlstore".into(),
+            family: ctlstore_schema::DEFAULT_HEARTBEAT_FAMILY.into(),
             table: "heartbeats".into(),
             writer: "heartbeat".into(),
             secret: String::new(),
             interval: Duration::from_secs(15),
+            tls: ctlstore_tls::ClientTls::default(),
         }
     }
 }
@@ -198,9 +201,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HeartbeatError> {
     let bases = ctlstore_schema::executive_base_urls(&config.executive_url);
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10))
+    let http = config
+        .tls
+        .apply(
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(10)),
+        )
         .build()?;
     let client = Client {
         http,

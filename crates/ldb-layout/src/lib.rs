@@ -18,6 +18,7 @@
 //! in the LDB writer.
 
 mod bookkeeping;
+mod families;
 mod feed;
 mod files;
 mod timestamp;
@@ -26,6 +27,7 @@ pub use bookkeeping::{
     CREATE_BOOKKEEPING, LAST_UPDATE_TABLE, SEQ_TABLE, advance_seq, create_bookkeeping,
     read_last_update, read_seq, set_last_update,
 };
+pub use families::{FAMILIES_TABLE, read_families, write_families};
 pub use feed::{
     FEED_META_TABLE, FEED_TABLE, FeedRetention, META_BOOTSTRAPPED, META_SINCE, create_feed,
     mark_bootstrapped, read_feed_meta, read_feed_retention,

@@ -12,6 +12,12 @@ pub enum LdbError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    /// The LDB file could not be created with its mode and group.
+    #[error("create LDB {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Another `Ldb` (another reflector, in this or another process) has this LDB open. Fatal
     /// at startup: stop the other writer, or point this one at a different LDB.
     #[error(

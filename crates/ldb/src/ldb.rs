@@ -50,6 +50,10 @@ impl Ldb {
             path: path.clone(),
             source,
         };
+        crate::create_ldb_file(&path, options.group).map_err(|source| LdbError::Create {
+            path: path.clone(),
+            source,
+        })?;
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -148,6 +152,31 @@ impl Ldb {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Records that ledger entries up to `seq` were followed, though none of them was for
+    /// this LDB (a filtered feed carried it past them): `_ldb_seq` keeps saying how far this
+    /// host has followed the ledger. Nothing happens inside an open batch (its `--- COMMIT`
+    /// will carry the seq) or when `seq` is not newer.
+    pub fn carry_to(&mut self, seq: i64) -> Result<(), LdbError> {
+        if self.in_batch() || seq <= self.committed {
+            return Ok(());
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        ctlstore_ldb_layout::advance_seq(&tx, seq)?;
+        tx.commit()?;
+        self.committed = seq;
+        Ok(())
+    }
+
+    /// The families this LDB holds (`_ldb_families`), `None` for every family.
+    pub fn families(&self) -> Result<Option<String>, LdbError> {
+        Ok(ctlstore_ldb_layout::read_families(&self.conn)?)
+    }
+
+    /// Records the families this LDB holds.
+    pub fn set_families(&self, scopes: &str) -> Result<(), LdbError> {
+        Ok(ctlstore_ldb_layout::write_families(&self.conn, scopes)?)
     }
 
     /// The last committed ledger seq (0 for a new LDB).

@@ -23,6 +23,7 @@
 //! Architecture invariant: synchronous (rusqlite); no async runtime. The reflector calls it from
 //! a blocking thread.
 
+mod access;
 mod apply;
 mod change_triggers;
 mod changelog;
@@ -33,6 +34,7 @@ mod lock;
 mod options;
 mod sandbox;
 
+pub use access::{LDB_FILE_MODE, create_ldb_file, resolve_group, secure_ldb_file};
 pub use apply::Applied;
 pub use changelog::{Changelog, ChangelogError};
 pub use ctlstore_ldb_layout::{

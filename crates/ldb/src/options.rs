@@ -48,6 +48,9 @@ pub struct LdbOptions {
     /// Keep a change feed of at least this many row changes in the LDB (0: off; see
     /// `feed.rs`).
     pub change_feed: u64,
+    /// The group a new LDB file is given (`--ldb-group`, a gid); its mode is
+    /// [`crate::LDB_FILE_MODE`] either way.
+    pub group: Option<u32>,
 }
 
 impl Default for LdbOptions {
@@ -58,6 +61,7 @@ impl Default for LdbOptions {
             wal_checkpoint_mode: CheckpointMode::Passive,
             changelog: None,
             change_feed: 0,
+            group: None,
         }
     }
 }

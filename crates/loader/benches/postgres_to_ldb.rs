@@ -92,6 +92,8 @@ async fn run() {
         batch_window: ctlstore_loader::DEFAULT_BATCH_WINDOW,
         create_tables: true,
         metrics_bind: None,
+        metrics_tls: None,
+        tls: Default::default(),
     };
     tokio::spawn(ctlstore_loader::run(config, std::future::pending::<()>()));
     // The table exists once the (empty) copy is done.

@@ -52,4 +52,8 @@ pub struct Config {
     pub batch_window: Duration,
     pub create_tables: bool,
     pub metrics_bind: Option<SocketAddr>,
+    /// TLS for `metrics_bind` (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
+    pub metrics_tls: Option<ctlstore_tls::ServerTls>,
+    /// TLS to the executive (`--tls-ca`, `--tls-client-cert`, `--tls-client-key`).
+    pub tls: ctlstore_tls::ClientTls,
 }

@@ -47,20 +47,24 @@ pub async fn run(
                 .await
                 .map_err(|e| LoaderError::Config(format!("--metrics-bind {bind}: {e}")))?;
             tracing::info!(addr = %bind, "loader status on /healthz, /status, /metrics");
+            let tls = config.metrics_tls.clone();
             Some(tokio::spawn(async move {
                 let app = crate::status::router(listener_status);
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await;
+                let _ = ctlstore_serve::serve_tls(listener, app, tls, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
             }))
         }
         None => None,
     };
-    let client = Client::new(&config.executive_url)
-        .map_err(|e| LoaderError::Config(format!("--executive-url: {e}")))?
-        .with_admin_token(config.admin_token.clone());
+    let client = Client::with_tls(
+        &config.executive_url,
+        ctlstore_client::DEFAULT_TIMEOUT,
+        &config.tls,
+    )
+    .map_err(|e| LoaderError::Config(format!("--executive-url: {e}")))?
+    .with_admin_token(config.admin_token.clone());
     let writer = WriterCredentials::new(&config.writer_name, &config.writer_secret);
     let sink = Sink::new(
         client,

@@ -18,6 +18,7 @@
 //! [`health_router`] serves `/healthz`, `/status` and `/metrics` from that status.
 
 mod health;
+mod partial;
 mod source;
 mod status;
 
@@ -27,9 +28,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ctlstore_ldb::{Ldb, LdbError, LdbOptions};
-use ctlstore_ledger::LedgerEntry;
+use ctlstore_ledger::{LedgerEntry, Scopes};
 
 pub use health::health_router;
+pub use partial::snapshot_url;
 pub use source::{
     DEFAULT_FEED_WAIT, DEFAULT_LEDGER_TABLE, DEFAULT_POLL_INTERVAL, DEFAULT_POLL_JITTER,
     DEFAULT_POLL_TIMEOUT, DEFAULT_QUERY_BLOCK, FEED_BLOCK_FACTOR, FEED_IDLE_TIMEOUT, Source,
@@ -64,6 +66,11 @@ pub struct Config {
     pub max_healthy_latency: Duration,
     /// Bootstrap a missing LDB from the newest snapshot here (ctlstore `-bootstrap-url`).
     pub bootstrap: Option<(String, ctlstore_snapshot::S3Options)>,
+    /// Replicate only these families or tables (`--families`; the heartbeat's family comes
+    /// with them on the feed). `None`: everything this host may read.
+    pub families: Option<Scopes>,
+    /// TLS to the executive's feed (`--tls-ca`, `--tls-client-cert`, `--tls-client-key`).
+    pub tls: ctlstore_tls::ClientTls,
 }
 
 /// ctlstore's `-ledger-latency.max-healty-latency` default.
@@ -81,6 +88,8 @@ impl Config {
             gap_policy: None,
             max_healthy_latency: DEFAULT_MAX_HEALTHY_LATENCY,
             bootstrap: None,
+            families: None,
+            tls: ctlstore_tls::ClientTls::default(),
         }
     }
 }
@@ -126,6 +135,16 @@ pub enum ReflectorError {
     Source(#[from] SourceError),
     #[error("the LDB worker thread failed: {0}")]
     Worker(String),
+    /// The LDB was replicated with other families than this reflector is told to follow: it
+    /// would hold data it should not, or lack some it should.
+    #[error(
+        "{ldb} holds families {recorded}, but this reflector follows {configured}: remove the LDB (and its -wal, -shm) to replicate afresh"
+    )]
+    Families {
+        ldb: String,
+        recorded: String,
+        configured: String,
+    },
 }
 
 /// Follows the ledger until `shutdown` completes. Returns `Ok` on shutdown; an error only when
@@ -142,27 +161,35 @@ pub async fn run(
     // The lock first: a second reflector on this LDB is refused before it restores anything,
     // so two starting at once cannot both rename a snapshot into place.
     let lock = ctlstore_ldb::LdbLock::acquire(&config.ldb_path)?;
+    if config.families.is_some() && matches!(config.source, SourceConfig::Poll { .. }) {
+        tracing::warn!(
+            "--families with a ctldb polled directly: entries of other families are read from the ctldb and dropped here, so this host's ctldb credentials can read them; with ACLs, follow the executive's feed instead (docs/security.md)"
+        );
+    }
     let mut restored = false;
     if let Some((url, s3)) = &config.bootstrap
         && !config.ldb_path.exists()
     {
-        restored = bootstrap(url, s3, &config.ldb_path).await;
+        let allowed = partial::allowed_scopes(&config).await;
+        restored = bootstrap(&config, url, s3, &allowed).await;
     }
     let path = config.ldb_path.clone();
     let options = config.ldb.clone();
+    let families = config.families.clone();
     let ldb = tokio::task::spawn_blocking(move || {
         let ldb = Ldb::open_locked(&path, options, lock)?;
         if restored {
             ldb.mark_bootstrapped()?;
         }
-        Ok::<_, LdbError>(ldb)
+        partial::check_recorded_families(&ldb, families.as_ref())?;
+        Ok::<_, ReflectorError>(ldb)
     })
     .await
     .map_err(|e| ReflectorError::Worker(e.to_string()))??;
     status.set_applied(ldb.seq(), ldb.last_update().ok().flatten());
     tracing::info!(ldb = %config.ldb_path.display(), seq = ldb.seq(), source = %config.source, "reflector starting");
     let ldb = Arc::new(Mutex::new(ldb));
-    let mut source = Source::connect(&config.source).await?;
+    let mut source = Source::connect(&config.source, &config.tls, config.families.as_ref()).await?;
     tokio::pin!(shutdown);
     tokio::select! {
         _ = follow(&config, &status, &ldb, &mut source) => {
@@ -175,22 +202,40 @@ pub async fn run(
     Ok(())
 }
 
-/// Restores the newest snapshot to `ldb` (which does not exist). Store errors are retried (5
-/// attempts, as ctlstore); a missing, corrupt or mismatched snapshot is logged and the reflector
-/// replays the ledger instead. Either way `ldb` is a complete file or absent afterwards; `true`
-/// when it was restored.
-async fn bootstrap(url: &str, s3: &ctlstore_snapshot::S3Options, ldb: &std::path::Path) -> bool {
+/// Restores the newest snapshot to the LDB (which does not exist). Store errors are retried (5
+/// attempts, as ctlstore); a missing, corrupt or mismatched snapshot, or one holding families
+/// outside `allowed`, is logged and the reflector replays the ledger instead. Either way the
+/// LDB is a complete file or absent afterwards; `true` when it was restored.
+async fn bootstrap(
+    config: &Config,
+    url: &str,
+    s3: &ctlstore_snapshot::S3Options,
+    allowed: &Scopes,
+) -> bool {
     use ctlstore_snapshot::SnapshotError;
-    let location = match ctlstore_snapshot::Location::parse(url, s3) {
+    let url = partial::snapshot_url(url, config.families.as_ref());
+    let location = match ctlstore_snapshot::Location::parse(&url, s3) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(error = %e, "bootstrap URL unusable: replaying the ledger instead");
             return false;
         }
     };
+    let staged = partial::staged_path(&config.ldb_path, ".bootstrap");
     for attempt in 1..=5 {
-        match ctlstore_snapshot::restore(&location, ldb).await {
+        match ctlstore_snapshot::restore(&location, &staged).await {
             Ok(r) => {
+                if let Err(why) = partial::admit_snapshot(&staged, allowed, config.ldb.group) {
+                    let _ = std::fs::remove_file(&staged);
+                    metrics::counter!(metric::ERRORS, "kind" => "bootstrap").increment(1);
+                    tracing::error!(url, reason = %why, "snapshot refused: replaying the ledger instead");
+                    return false;
+                }
+                if let Err(e) = std::fs::rename(&staged, &config.ldb_path) {
+                    let _ = std::fs::remove_file(&staged);
+                    tracing::error!(error = %e, "install the snapshot: replaying the ledger instead");
+                    return false;
+                }
                 tracing::info!(seq = r.seq, url, "bootstrapped from snapshot");
                 return true;
             }
@@ -231,10 +276,9 @@ async fn rebootstrap(
             "pruned through seq {horizon}, this LDB is at {after}, and no -bootstrap-url is set{hint}"
         ));
     };
+    let url = &partial::snapshot_url(url, config.families.as_ref());
     let location = ctlstore_snapshot::Location::parse(url, s3).map_err(|e| e.to_string())?;
-    let mut staged = config.ldb_path.clone().into_os_string();
-    staged.push(".rebootstrap");
-    let staged = PathBuf::from(staged);
+    let staged = partial::staged_path(&config.ldb_path, ".rebootstrap");
     let _ = std::fs::remove_file(&staged);
     tracing::warn!(
         after,
@@ -245,6 +289,11 @@ async fn rebootstrap(
     let restored = ctlstore_snapshot::restore(&location, &staged)
         .await
         .map_err(|e| format!("restore from {url}: {e}"))?;
+    let allowed = partial::allowed_scopes(config).await;
+    if let Err(why) = partial::admit_snapshot(&staged, &allowed, config.ldb.group) {
+        let _ = std::fs::remove_file(&staged);
+        return Err(format!("the snapshot at {url} was refused: {why}"));
+    }
     if restored.seq < horizon || restored.seq <= after {
         let _ = std::fs::remove_file(&staged);
         return Err(format!(
@@ -280,8 +329,11 @@ async fn rebootstrap(
 async fn follow(config: &Config, status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, source: &mut Source) {
     let mut backoff = Backoff::new();
     let mut gap_since: Option<(i64, Instant)> = None;
+    // How far filtered pages carried this host past entries not for it (partial replication):
+    // ahead of the LDB's seq only while a batch is open or until `carry` records it.
+    let mut carried = 0i64;
     loop {
-        let after = status.applied_seq_including_batch();
+        let after = status.applied_seq_including_batch().max(carried);
         let fetched = match source.fetch(after).await {
             Ok(f) => {
                 backoff.reset();
@@ -320,6 +372,25 @@ async fn follow(config: &Config, status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, so
         if let Some(head) = fetched.head {
             status.set_head(head);
         }
+        if let Some(through) = fetched.through {
+            // A filtered page: the entries not sent are not gaps. Apply what came, then record
+            // how far the page carried.
+            if !fetched.entries.is_empty()
+                && !apply_page(status, ldb, &fetched.entries, fetched.head, &mut backoff).await
+            {
+                if status.halted().is_some() {
+                    return;
+                }
+                carried = 0;
+                continue;
+            }
+            carried = carried.max(through);
+            carry(status, ldb, through).await;
+            if fetched.entries.is_empty() || fetched.head.is_none_or(|h| through >= h) {
+                status.mark_caught_up();
+            }
+            continue;
+        }
         if fetched.entries.is_empty() {
             status.mark_caught_up();
             continue;
@@ -334,39 +405,82 @@ async fn follow(config: &Config, status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, so
                 continue;
             }
         };
-        match apply(ldb, entries).await {
-            Ok((committed, in_batch_seq, last_update)) => {
-                status.set_apply_error(None);
-                status.set_applied(committed, last_update);
-                status.set_batch_progress(in_batch_seq);
-                metrics::counter!(metric::STATEMENTS).increment(entries.len() as u64);
-                metrics::gauge!(metric::SEQ).set(committed as f64);
-                if fetched.head.is_none_or(|h| committed >= h) {
-                    status.mark_caught_up();
-                }
+        if !apply_page(status, ldb, entries, fetched.head, &mut backoff).await
+            && status.halted().is_some()
+        {
+            return;
+        }
+    }
+}
+
+/// Applies `entries` and reports it in `status`. `false` when they were not all applied: the
+/// LDB refused one (applying has halted: `status.halted().is_some()`) or could not apply them now (the
+/// error is reported and this has waited out a backoff).
+async fn apply_page(
+    status: &Arc<Status>,
+    ldb: &Arc<Mutex<Ldb>>,
+    entries: &[LedgerEntry],
+    head: Option<i64>,
+    backoff: &mut Backoff,
+) -> bool {
+    match apply(ldb, entries).await {
+        Ok((committed, in_batch_seq, last_update)) => {
+            status.set_apply_error(None);
+            status.set_applied(committed, last_update);
+            status.set_batch_progress(in_batch_seq);
+            metrics::counter!(metric::STATEMENTS).increment(entries.len() as u64);
+            metrics::gauge!(metric::SEQ).set(committed as f64);
+            if head.is_none_or(|h| committed >= h) {
+                status.mark_caught_up();
             }
-            Err(e) if e.is_poison() => {
-                // Entries before the refused one committed: report where the LDB really is.
-                if let Ok(l) = ldb.lock() {
-                    status.set_applied(l.seq(), l.last_update().ok().flatten());
-                }
-                status.set_batch_progress(None);
-                metrics::counter!(metric::ERRORS, "kind" => "halted").increment(1);
-                tracing::error!(error = %e, "ledger entry refused: applying halted; the LDB keeps serving reads");
-                status.halt(e.to_string());
-                return;
+            true
+        }
+        Err(e) if e.is_poison() => {
+            // Entries before the refused one committed: report where the LDB really is.
+            if let Ok(l) = ldb.lock() {
+                status.set_applied(l.seq(), l.last_update().ok().flatten());
             }
-            Err(e) => {
-                metrics::counter!(metric::ERRORS, "kind" => "apply").increment(1);
-                status.set_apply_error(Some(e.to_string()));
-                let delay = backoff.next();
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply to the LDB");
-                if let Ok(l) = ldb.lock() {
-                    status.set_applied(l.seq(), l.last_update().ok().flatten());
-                }
-                status.set_batch_progress(None);
-                tokio::time::sleep(delay).await;
+            status.set_batch_progress(None);
+            metrics::counter!(metric::ERRORS, "kind" => "halted").increment(1);
+            tracing::error!(error = %e, "ledger entry refused: applying halted; the LDB keeps serving reads");
+            status.halt(e.to_string());
+            false
+        }
+        Err(e) => {
+            metrics::counter!(metric::ERRORS, "kind" => "apply").increment(1);
+            status.set_apply_error(Some(e.to_string()));
+            let delay = backoff.next();
+            tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "apply to the LDB");
+            if let Ok(l) = ldb.lock() {
+                status.set_applied(l.seq(), l.last_update().ok().flatten());
             }
+            status.set_batch_progress(None);
+            tokio::time::sleep(delay).await;
+            false
+        }
+    }
+}
+
+/// Records in the LDB that a filtered page carried this host to `through` (see
+/// [`Ldb::carry_to`]); a failure is only logged: the next page carries again.
+async fn carry(status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, through: i64) {
+    let ldb = ldb.clone();
+    let carried = tokio::task::spawn_blocking(move || {
+        let mut l = ldb
+            .lock()
+            .map_err(|_| "the LDB lock is poisoned".to_string())?;
+        l.carry_to(through).map_err(|e| e.to_string())?;
+        Ok::<_, String>((l.seq(), l.last_update().ok().flatten()))
+    })
+    .await
+    .map_err(|e| e.to_string());
+    match carried {
+        Ok(Ok((seq, last_update))) => {
+            status.set_applied(seq, last_update);
+            metrics::gauge!(metric::SEQ).set(seq as f64);
+        }
+        Ok(Err(e)) | Err(e) => {
+            tracing::warn!(error = %e, through, "record the filtered feed's position")
         }
     }
 }

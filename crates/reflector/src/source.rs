@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use ctlstore_ctldb::{Ctldb, CtldbOptions};
-use ctlstore_ledger::LedgerEntry;
+use ctlstore_ledger::{LedgerEntry, Scopes};
 use serde::Deserialize;
 
 /// ctlstore's `-upstream-ledger-table` default.
@@ -129,14 +129,40 @@ pub struct Fetched {
     pub entries: Vec<LedgerEntry>,
     /// The newest seq the source knows of, when it says.
     pub head: Option<i64>,
+    /// On a filtered page (partial replication): the seq it carries this host to. Entries up
+    /// to it that are not in `entries` were not for this host; they are neither a gap to wait
+    /// on nor skipped seqs.
+    pub through: Option<i64>,
+}
+
+impl Fetched {
+    /// Keeps only the entries `scopes` admits (a feed that did not filter, or a ctldb polled
+    /// directly), and says how far the page carried.
+    fn filter(mut self, scopes: Option<&Scopes>, after: i64) -> Fetched {
+        let Some(scopes) = scopes.filter(|s| !s.is_all()) else {
+            return self;
+        };
+        let last = self.entries.last().map_or(after, |e| e.seq);
+        self.through = Some(self.through.unwrap_or(after).max(last));
+        self.entries.retain(|e| scopes.admits(e));
+        self
+    }
 }
 
 /// A connected source.
-pub enum Source {
+pub struct Source {
+    kind: SourceKind,
+    /// `--families`: what this host replicates.
+    families: Option<Scopes>,
+}
+
+enum SourceKind {
     Feed {
         client: reqwest::Client,
         /// `{base}/ledger` of each executive.
         urls: Vec<String>,
+        /// `&families=...`, or empty.
+        query: String,
         /// The one in use.
         at: usize,
         wait: Duration,
@@ -152,6 +178,8 @@ pub enum Source {
 struct Page {
     entries: Vec<PageEntry>,
     head: i64,
+    #[serde(default)]
+    through: Option<i64>,
 }
 
 /// A long-poll's body: the page, or the error that ended a wait after the 200 went out.
@@ -175,43 +203,68 @@ struct PageEntry {
 
 impl Source {
     /// Prepares the source. A poll source connects lazily, so a reflector starts (and serves its
-    /// LDB) while the ctldb is down.
-    pub async fn connect(config: &SourceConfig) -> Result<Source, SourceError> {
-        Ok(match config {
+    /// LDB) while the ctldb is down. `families` narrows what is replicated: the feed is asked
+    /// for them (and what arrives is filtered again here); a polled ctldb is filtered here.
+    pub async fn connect(
+        config: &SourceConfig,
+        tls: &ctlstore_tls::ClientTls,
+        families: Option<&Scopes>,
+    ) -> Result<Source, SourceError> {
+        let kind = match config {
             SourceConfig::Feed {
                 executive_url,
                 wait,
                 block,
             } => {
-                let client = reqwest::Client::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .read_timeout(FEED_IDLE_TIMEOUT)
+                let client = tls
+                    .apply(
+                        reqwest::Client::builder()
+                            .connect_timeout(CONNECT_TIMEOUT)
+                            .read_timeout(FEED_IDLE_TIMEOUT),
+                    )
                     .build()?;
-                Source::Feed {
+                let query = families
+                    .filter(|f| !f.is_all())
+                    .map(|f| format!("&families={}", f.to_list()))
+                    .unwrap_or_default();
+                SourceKind::Feed {
                     client,
                     urls: ctlstore_schema::executive_base_urls(executive_url)
                         .iter()
                         .map(|base| format!("{base}/ledger"))
                         .collect(),
+                    query,
                     at: 0,
                     wait: *wait,
                     block: *block,
                 }
             }
-            SourceConfig::Poll { .. } => Source::Poll {
+            SourceConfig::Poll { .. } => SourceKind::Poll {
                 ctldb: None,
                 config: config.clone(),
             },
+        };
+        // What arrives is filtered here too (a relay or an older executive does not filter):
+        // the families asked for, and the heartbeat's, which the executive always adds.
+        Ok(Source {
+            kind,
+            families: crate::partial::held(families),
         })
     }
 
     // PERFORMANCE-CRITICAL PATH: propagation latency is this call's latency.
     /// The next entries after `after` (possibly none, after waiting for them).
     pub async fn fetch(&mut self, after: i64) -> Result<Fetched, SourceError> {
-        match self {
-            Source::Feed {
+        let fetched = self.fetch_unfiltered(after).await?;
+        Ok(fetched.filter(self.families.as_ref(), after))
+    }
+
+    async fn fetch_unfiltered(&mut self, after: i64) -> Result<Fetched, SourceError> {
+        match &mut self.kind {
+            SourceKind::Feed {
                 client,
                 urls,
+                query,
                 at,
                 wait,
                 block,
@@ -219,7 +272,7 @@ impl Source {
                 let Some(url) = urls.get(*at) else {
                     return Err(SourceError::Feed("no executive URL".into()));
                 };
-                let page = match feed_page(client, url, after, *wait, *block).await {
+                let page = match feed_page(client, url, query, after, *wait, *block).await {
                     Ok(page) => page,
                     Err(e) => {
                         // The next executive (of the same ctldb) continues from the same seq.
@@ -242,9 +295,10 @@ impl Source {
                 Ok(Fetched {
                     entries,
                     head: Some(page.head),
+                    through: page.through,
                 })
             }
-            Source::Poll { ctldb, config } => {
+            SourceKind::Poll { ctldb, config } => {
                 let SourceConfig::Poll {
                     ctldb_url,
                     ledger_table,
@@ -289,6 +343,7 @@ impl Source {
                 Ok(Fetched {
                     entries,
                     head: None,
+                    through: None,
                 })
             }
         }
@@ -299,12 +354,13 @@ impl Source {
 async fn feed_page(
     client: &reqwest::Client,
     url: &str,
+    query: &str,
     after: i64,
     wait: Duration,
     block: i64,
 ) -> Result<Page, SourceError> {
     let request = format!(
-        "{url}?after={after}&limit={block}&wait={}",
+        "{url}?after={after}&limit={block}&wait={}{query}",
         wait.as_millis()
     );
     let response = client
@@ -405,7 +461,7 @@ mod tests {
                 let _ = c.shutdown().await;
             }
         });
-        Source::connect(&SourceConfig::feed(url))
+        Source::connect(&SourceConfig::feed(url), &Default::default(), None)
             .await
             .expect("the source")
     }

@@ -15,11 +15,15 @@ const LOAD_PAGE: i64 = 10_000;
 
 /// Loads the newest `preload` entries (fewer when upstream pruned them) into a new window.
 pub(crate) async fn load(config: &Config) -> Result<LedgerWindow, RelayError> {
-    let mut probe = Source::connect(&SourceConfig::Feed {
-        executive_url: config.upstream.clone(),
-        wait: Duration::ZERO,
-        block: LOAD_PAGE,
-    })
+    let mut probe = Source::connect(
+        &SourceConfig::Feed {
+            executive_url: config.upstream.clone(),
+            wait: Duration::ZERO,
+            block: LOAD_PAGE,
+        },
+        &config.tls,
+        None,
+    )
     .await?;
     // Nothing is after this seq: the answer is the head alone.
     let head = probe.fetch(i64::MAX / 2).await?.head.unwrap_or(0);
@@ -48,7 +52,13 @@ pub(crate) async fn load(config: &Config) -> Result<LedgerWindow, RelayError> {
 pub(crate) async fn follow_forever(shared: Arc<Shared>, config: Config) {
     let mut delay = Duration::from_millis(100);
     let mut source = loop {
-        match Source::connect(&SourceConfig::feed(config.upstream.clone())).await {
+        match Source::connect(
+            &SourceConfig::feed(config.upstream.clone()),
+            &config.tls,
+            None,
+        )
+        .await
+        {
             Ok(s) => break s,
             Err(e) => {
                 tracing::warn!(error = %e, "relay: upstream client");

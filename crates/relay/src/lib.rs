@@ -57,6 +57,10 @@ pub struct Config {
     pub preload: usize,
     /// Longest `wait` a follower may ask for.
     pub max_wait: Duration,
+    /// TLS to upstream (`--tls-ca`, `--tls-client-cert`, `--tls-client-key`).
+    pub tls: ctlstore_tls::ClientTls,
+    /// TLS for followers (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
+    pub server_tls: Option<ctlstore_tls::ServerTls>,
 }
 
 impl Config {
@@ -66,6 +70,8 @@ impl Config {
             window: DEFAULT_WINDOW,
             preload: DEFAULT_PRELOAD,
             max_wait: Duration::from_secs(60),
+            tls: ctlstore_tls::ClientTls::default(),
+            server_tls: None,
         }
     }
 }
@@ -144,7 +150,7 @@ pub async fn serve(
     tracing::info!(start, upstream = %config.upstream, window = config.window, "relay serving");
     let app = routes::router(shared.clone());
     let stopping = shared.clone();
-    let served = ctlstore_serve::serve(listener, app, async move {
+    let served = ctlstore_serve::serve_tls(listener, app, config.server_tls.clone(), async move {
         shutdown.await;
         // Wakes parked long-polls and streams, so shutdown does not wait for them.
         let _ = stopping.shutdown.send(true);

@@ -21,6 +21,10 @@ mod spelling;
 mod table;
 mod value;
 
+/// The heartbeat's default family (ctlstore's heartbeat `-family-name`). With partial
+/// replication every host follows it too, so staleness stays measurable.
+pub const DEFAULT_HEARTBEAT_FAMILY: &str = "ctlstore";
+
 pub use dialect::Dialect;
 pub use error::SchemaError;
 pub use executive_url::{executive_base_url, executive_base_urls};

@@ -57,6 +57,10 @@ pub async fn serve_tls(
     tls: Option<ServerTls>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    if tls.is_some() {
+        // Inside the runtime now (loading may not have been): SIGHUP reloads the certificate.
+        ctlstore_tls::listen_for_sighup();
+    }
     let mut http = hyper::server::conn::http1::Builder::new();
     http.max_buf_size(READ_BUFFER).timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();

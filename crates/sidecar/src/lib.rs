@@ -35,6 +35,8 @@ pub struct Config {
     pub max_rows: usize,
     /// Reported in logs only (ctlstore's `-application`).
     pub application: String,
+    /// HTTPS, and with a client CA mutual TLS (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
+    pub tls: Option<ctlstore_tls::ServerTls>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SidecarError> {
     // TCP_NODELAY, a cheap router clone per connection, small buffers (see `ctlstore-serve`).
-    ctlstore_serve::serve(listener, router(reader, config), shutdown).await?;
+    let tls = config.tls.clone();
+    ctlstore_serve::serve_tls(listener, router(reader, config), tls, shutdown).await?;
     Ok(())
 }

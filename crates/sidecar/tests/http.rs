@@ -51,6 +51,7 @@ async fn start(max_rows: usize, with_data: bool) -> Sidecar {
     let config = ctlstore_sidecar::Config {
         max_rows,
         application: "test".into(),
+        ..Default::default()
     };
     tokio::spawn(ctlstore_sidecar::serve(
         listener,

@@ -20,7 +20,7 @@ mod publish;
 mod restore;
 
 pub use capture::{Captured, capture};
-pub use location::{Location, S3Options};
+pub use location::{Location, S3Options, family_set_url};
 pub use manifest::{Compression, Manifest};
 pub use publish::{CHECKSUM_METADATA, publish};
 pub use restore::{Restored, restore};

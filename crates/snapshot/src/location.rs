@@ -22,6 +22,18 @@ pub struct S3Options {
     pub secret_access_key: Option<String>,
 }
 
+/// Where the snapshots of a family set (a supervisor run with `--families`) go: the same
+/// store, under `families-<list>/` beside the full snapshot's name (`s3://b/p/ldb.db` with
+/// `alpha,beta/one` gives `s3://b/p/families-alpha,beta.one/ldb.db`), so every family set has
+/// its own key and a host is never handed another set's snapshot by mistake.
+pub fn family_set_url(url: &str, families: &str) -> String {
+    let dir = format!("families-{}", families.replace('/', "."));
+    match url.rsplit_once('/') {
+        Some((parent, name)) if !name.is_empty() => format!("{parent}/{dir}/{name}"),
+        _ => format!("{url}/{dir}"),
+    }
+}
+
 /// A snapshot location: a store and the key of the newest snapshot in it.
 #[derive(Clone)]
 pub struct Location {

@@ -50,10 +50,13 @@ pub async fn run(
     status: Arc<Status>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), SupervisorError> {
+    // A supervisor replicating a family set (`--families`) publishes under that set's own key,
+    // where hosts with the same `--families` look for it.
     let locations = config
         .snapshot_urls
         .iter()
-        .map(|u| Location::parse(u, &config.s3))
+        .map(|u| ctlstore_reflector::snapshot_url(u, config.reflector.families.as_ref()))
+        .map(|u| Location::parse(&u, &config.s3))
         .collect::<Result<Vec<_>, _>>()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut reflector = {

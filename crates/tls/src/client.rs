@@ -109,7 +109,11 @@ impl ClientTls {
     /// `builder` with this TLS configuration (unchanged when no TLS flag is set).
     pub fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
         match &self.config {
-            Some(config) => builder.tls_backend_preconfigured(config.clone()),
+            Some(config) => {
+                // Inside the runtime now (loading may not have been): SIGHUP reloads.
+                listen_for_sighup();
+                builder.tls_backend_preconfigured(config.clone())
+            }
             None => builder,
         }
     }

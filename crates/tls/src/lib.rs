@@ -15,6 +15,8 @@
 
 mod client;
 mod error;
+#[cfg(feature = "flags")]
+mod flags;
 mod identity;
 mod pem;
 mod reload;
@@ -22,6 +24,8 @@ mod server;
 
 pub use client::{ClientTls, ClientTlsFiles};
 pub use error::TlsError;
+#[cfg(feature = "flags")]
+pub use flags::{TlsClientFlags, TlsServerFlags};
 pub use identity::{PeerIdentity, identity_of};
 pub use reload::{RELOAD_CHECK_INTERVAL, Watched, listen_for_sighup, sighup_generation};
 pub use server::{ServerTls, ServerTlsFiles};

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{CommonFlags, FlagError, positive};
+use super::{CommonFlags, FlagError, TlsServerFlags, positive, tls_flag_error};
 use crate::goflags::{GoDuration, go_bool};
 
 /// Every default is the executive library's own (`ctlstore_executive::Config::default()`).
@@ -67,6 +67,16 @@ pub struct ExecutiveArgs {
     #[arg(long, default_value_t = GoDuration(ctlstore_executive::DEFAULT_PRUNE_INTERVAL))]
     pub ledger_prune_interval: GoDuration,
     #[command(flatten)]
+    pub tls: TlsServerFlags,
+    /// Access rules, one per line: `identity scope operation` (docs/security.md). Once given,
+    /// whatever no rule grants is denied; the file is reloaded when it changes or on SIGHUP.
+    #[arg(long, value_name = "PATH")]
+    pub acl_file: Option<std::path::PathBuf>,
+    /// The heartbeat's family: with --acl-file, every identity's feed carries it (so staleness
+    /// stays measurable) unless a read rule names it. Empty: none.
+    #[arg(long, default_value = ctlstore_executive::DEFAULT_HEARTBEAT_FAMILY)]
+    pub heartbeat_family: String,
+    #[command(flatten)]
     pub common: CommonFlags,
 }
 
@@ -102,6 +112,14 @@ impl ExecutiveArgs {
             return Err(FlagError::new("writer-limit", "must not be negative"));
         }
         let retention = self.retention()?;
+        let tls = self.tls.load().map_err(tls_flag_error)?;
+        let acl_file = self.acl_file.clone().filter(|p| !p.as_os_str().is_empty());
+        if let Some(path) = &acl_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| FlagError::new("acl-file", format!("{}: {e}", path.display())))?;
+            ctlstore_executive::AclRules::parse(&path.display().to_string(), &text)
+                .map_err(|e| FlagError::new("acl-file", e.to_string()))?;
+        }
         let config = ctlstore_executive::Config {
             ctldb_url: self.ctldb.clone(),
             max_table_size: self.max_table_size,
@@ -115,6 +133,9 @@ impl ExecutiveArgs {
             ledger_poll_interval: positive("ledger-poll-interval", self.ledger_poll_interval)?,
             cors_origins: self.cors_origin.clone(),
             retention,
+            tls,
+            acl_file,
+            heartbeat_family: Some(self.heartbeat_family.clone()).filter(|f| !f.is_empty()),
             ..defaults()
         };
         config

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{CommonFlags, FlagError, http_urls, positive};
+use super::{CommonFlags, FlagError, TlsClientFlags, http_urls, positive, tls_flag_error};
 use crate::goflags::GoDuration;
 
 /// Every default is the heartbeat library's own.
@@ -26,6 +26,8 @@ pub struct HeartbeatArgs {
     #[arg(long, default_value_t = GoDuration(defaults().interval))]
     pub heartbeat_interval: GoDuration,
     #[command(flatten)]
+    pub tls_client: TlsClientFlags,
+    #[command(flatten)]
     pub common: CommonFlags,
 }
 
@@ -41,6 +43,7 @@ impl HeartbeatArgs {
             writer: self.writer_name.clone(),
             secret: self.writer_secret.clone(),
             interval: positive("heartbeat-interval", self.heartbeat_interval)?,
+            tls: self.tls_client.load().map_err(tls_flag_error)?,
         })
     }
 }

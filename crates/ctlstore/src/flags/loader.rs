@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use super::{CommonFlags, FlagError, http_urls, positive};
+use super::{
+    CommonFlags, FlagError, TlsClientFlags, TlsServerFlags, http_urls, positive, tls_flag_error,
+};
 use crate::goflags::{GoDuration, go_bool};
 
 #[derive(Args, Debug)]
@@ -40,6 +42,12 @@ pub struct LoaderArgs {
     /// Where to serve /healthz, /status and /metrics (empty: nowhere).
     #[arg(long, default_value = "127.0.0.1:9092")]
     pub metrics_bind: String,
+    /// TLS for --metrics-bind.
+    #[command(flatten)]
+    pub tls: TlsServerFlags,
+    /// TLS to the executive.
+    #[command(flatten)]
+    pub tls_client: TlsClientFlags,
     #[command(flatten)]
     pub common: CommonFlags,
 }
@@ -107,6 +115,8 @@ impl LoaderArgs {
             batch_window: positive("batch-window", self.batch_window)?,
             create_tables: self.create_tables,
             metrics_bind,
+            metrics_tls: self.tls.load().map_err(tls_flag_error)?,
+            tls: self.tls_client.load().map_err(tls_flag_error)?,
         })
     }
 }

@@ -14,6 +14,7 @@ mod reflector;
 mod relay;
 mod sidecar;
 mod supervisor;
+mod tls;
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub use reflector::{MultiReflectorArgs, ReflectorArgs};
 pub use relay::RelayArgs;
 pub use sidecar::SidecarArgs;
 pub use supervisor::SupervisorArgs;
+pub use tls::{TlsClientFlags, TlsServerFlags, flag_error as tls_flag_error};
 
 use crate::goflags::{GoDuration, go_bool};
 use crate::nested::{Ignored, IgnoredSet, Nested, Prefix};

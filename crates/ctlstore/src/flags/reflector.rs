@@ -5,7 +5,10 @@ use std::time::Duration;
 use clap::Args;
 use ctlstore_reflector as reflector;
 
-use super::{CommonFlags, FlagError, NestedLedgerLatency, http_urls, positive};
+use super::{
+    CommonFlags, FlagError, NestedLedgerLatency, TlsClientFlags, TlsServerFlags, http_urls,
+    positive, tls_flag_error,
+};
 use crate::goflags::{GoDuration, list_item};
 
 #[derive(Args, Debug)]
@@ -72,6 +75,20 @@ pub struct ReflectorArgs {
     /// SQLite busy timeout for the LDB, ms (0: 5000, go-sqlite3's default).
     #[arg(long, default_value_t = 0)]
     pub busy_timeout_ms: u64,
+    /// Replicate only these families (or family/table), comma-separated; the heartbeat's
+    /// family comes with them. The feed never sends more than this host's identity may read.
+    #[arg(long, value_name = "FAMILY[,FAMILY/TABLE...]")]
+    pub families: Option<String>,
+    /// Give a new LDB (and its WAL and SHM, mode 0640) to this group, so applications in it
+    /// can read it: a name or a gid.
+    #[arg(long, value_name = "GROUP")]
+    pub ldb_group: Option<String>,
+    /// TLS for --metrics-bind.
+    #[command(flatten)]
+    pub tls: TlsServerFlags,
+    /// TLS to the executive's feed.
+    #[command(flatten)]
+    pub tls_client: TlsClientFlags,
     #[command(flatten)]
     pub ledger_latency: NestedLedgerLatency,
     #[command(flatten)]
@@ -157,7 +174,24 @@ impl ReflectorArgs {
             config.ldb.changelog = Some((self.changelog_path.clone().into(), self.changelog_size));
         }
         config.ldb.change_feed = self.change_feed;
+        if let Some(list) = self.families.as_deref().filter(|f| !f.trim().is_empty()) {
+            config.families = Some(
+                ctlstore_ledger::Scopes::parse_list(list)
+                    .map_err(|e| FlagError::new("families", e))?,
+            );
+        }
+        if let Some(group) = self.ldb_group.as_deref().filter(|g| !g.is_empty()) {
+            config.ldb.group = Some(
+                ctlstore_ldb::resolve_group(group).map_err(|e| FlagError::new("ldb-group", e))?,
+            );
+        }
+        config.tls = self.tls_client.load().map_err(tls_flag_error)?;
         Ok(config)
+    }
+
+    /// TLS for the health and metrics endpoint (`--metrics-bind`).
+    pub fn metrics_tls(&self) -> Result<Option<ctlstore_tls::ServerTls>, FlagError> {
+        self.tls.load().map_err(tls_flag_error)
     }
 
     /// Logs the ctlstore flags given that mean nothing here.

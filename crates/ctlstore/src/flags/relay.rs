@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{CommonFlags, FlagError};
+use super::{CommonFlags, FlagError, TlsClientFlags, TlsServerFlags, tls_flag_error};
 
 #[derive(Args, Debug)]
 pub struct RelayArgs {
@@ -20,6 +20,10 @@ pub struct RelayArgs {
     #[arg(long, default_value_t = ctlstore_relay::DEFAULT_PRELOAD)]
     pub preload: usize,
     #[command(flatten)]
+    pub tls: TlsServerFlags,
+    #[command(flatten)]
+    pub tls_client: TlsClientFlags,
+    #[command(flatten)]
     pub common: CommonFlags,
 }
 
@@ -34,6 +38,8 @@ impl RelayArgs {
         let mut config = ctlstore_relay::Config::new(self.upstream.clone());
         config.window = self.window;
         config.preload = self.preload.min(self.window);
+        config.server_tls = self.tls.load().map_err(tls_flag_error)?;
+        config.tls = self.tls_client.load().map_err(tls_flag_error)?;
         Ok(config)
     }
 }

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{CommonFlags, ldb_path_or_default};
+use super::{CommonFlags, FlagError, TlsServerFlags, ldb_path_or_default, tls_flag_error};
 
 #[derive(Args, Debug)]
 pub struct SidecarArgs {
@@ -19,6 +19,8 @@ pub struct SidecarArgs {
     #[arg(long, default_value = "")]
     pub application: String,
     #[command(flatten)]
+    pub tls: TlsServerFlags,
+    #[command(flatten)]
     pub common: CommonFlags,
 }
 
@@ -27,10 +29,11 @@ impl SidecarArgs {
         ldb_path_or_default(&self.ldb_path)
     }
 
-    pub fn config(&self) -> ctlstore_sidecar::Config {
-        ctlstore_sidecar::Config {
+    pub fn config(&self) -> Result<ctlstore_sidecar::Config, FlagError> {
+        Ok(ctlstore_sidecar::Config {
             max_rows: self.max_rows,
             application: self.application.clone(),
-        }
+            tls: self.tls.load().map_err(tls_flag_error)?,
+        })
     }
 }

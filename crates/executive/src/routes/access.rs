@@ -32,6 +32,9 @@ pub(crate) enum Need {
         target: Target,
         token: bool,
     },
+    /// `POST /writers/{w}`: open without an ACL (as ctlstore); with one, `admin` on `*`, or a
+    /// client registering the writer named as its own certificate's identity.
+    RegisterWriter(String),
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
@@ -72,19 +75,15 @@ pub(crate) fn need(method: &Method, template: &str, params: &[(String, String)])
         "/tables" | "/limits/writers/{writerName}" | "/writers" | "/ledger/prune" => {
             rule(Operation::Admin, Target::Global, true)
         }
-        // ctlstore lets anyone register a writer; with an ACL it takes admin.
         "/writers/{writerName}" if method == Method::POST => {
-            rule(Operation::Admin, Target::Global, false)
+            Need::RegisterWriter(param(params, "writerName").to_string())
         }
         "/writers/{writerName}" => rule(Operation::Admin, Target::Global, true),
         "/families" => rule(Operation::Read, Target::Global, true),
         "/families/{familyName}/tables" => rule(Operation::Read, Target::Family(family()), true),
         "/families/{familyName}/tables/{tableName}/rows" => rule(Operation::Read, table(), true),
         "/schema/table/{familyName}/{tableName}" => {
-            let target = Target::Table(
-                family(),
-                param(params, "tableName").to_lowercase(),
-            );
+            let target = Target::Table(family(), param(params, "tableName").to_lowercase());
             rule(Operation::Read, target, false)
         }
         "/schema/family/{familyName}" => rule(Operation::Read, Target::Family(family()), false),
@@ -112,22 +111,50 @@ fn has_admin_token(s: &Inner, request: &Request) -> bool {
     })
 }
 
-/// The 403 every denial answers: who, what and where, so an operator can write the rule.
-pub(crate) fn denied(identity: Option<&str>, operation: Operation, target: &Target) -> Response {
-    metrics::counter!(ACL_DENIALS, "operation" => operation.as_str()).increment(1);
-    let who = identity.unwrap_or("(no client certificate)");
-    tracing::info!(identity = who, operation = operation.as_str(), scope = %target, "ACL denied");
-    let body = serde_json::json!({
-        "error": format!("{who} may not {} {target}", operation.as_str()),
-        "identity": identity,
-        "scope": target.to_string(),
-        "operation": operation.as_str(),
-    });
-    (StatusCode::FORBIDDEN, Json(body)).into_response()
+/// A request the ACL refuses: answered 403 naming who, what and where, so an operator can
+/// write the rule (and counted in metrics).
+#[derive(Debug)]
+pub(crate) struct Denial {
+    identity: Option<String>,
+    operation: Operation,
+    target: Target,
+}
+
+impl Denial {
+    fn new(identity: Option<&str>, operation: Operation, target: Target) -> Denial {
+        Denial {
+            identity: identity.map(str::to_string),
+            operation,
+            target,
+        }
+    }
+}
+
+impl IntoResponse for Denial {
+    fn into_response(self) -> Response {
+        let operation = self.operation.as_str();
+        metrics::counter!(ACL_DENIALS, "operation" => operation).increment(1);
+        let who = self
+            .identity
+            .as_deref()
+            .unwrap_or("(no client certificate)");
+        tracing::info!(identity = who, operation, scope = %self.target, "ACL denied");
+        let body = serde_json::json!({
+            "error": format!("{who} may not {operation} {}", self.target),
+            "identity": self.identity,
+            "scope": self.target.to_string(),
+            "operation": operation,
+        });
+        (StatusCode::FORBIDDEN, Json(body)).into_response()
+    }
 }
 
 /// The middleware: the admin token, then the ACL.
-pub(crate) async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn authorize(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let s = &state.0;
     let (mut parts, body) = request.into_parts();
     let params: Vec<(String, String)> = RawPathParams::from_request_parts(&mut parts, &state)
@@ -141,13 +168,14 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
     let request = Request::from_parts(parts, body);
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let template = matched.as_ref().map(|m| m.as_str()).unwrap_or_default();
-    let Need::Rule {
-        operation,
-        target,
-        token,
-    } = need(request.method(), template, &params)
-    else {
-        return next.run(request).await;
+    let (operation, target, token, own_writer) = match need(request.method(), template, &params) {
+        Need::Open => return next.run(request).await,
+        Need::Rule {
+            operation,
+            target,
+            token,
+        } => (operation, target, token, None),
+        Need::RegisterWriter(writer) => (Operation::Admin, Target::Global, false, Some(writer)),
     };
     if has_admin_token(s, &request) {
         return next.run(request).await;
@@ -166,11 +194,11 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         .extensions()
         .get::<PeerIdentity>()
         .map(|i| i.0.clone());
-    let allowed = identity
-        .as_deref()
-        .is_some_and(|id| acl.rules().allows(id, operation, &target));
+    let allowed = identity.as_deref().is_some_and(|id| {
+        own_writer.as_deref() == Some(id) || acl.rules().allows(id, operation, &target)
+    });
     if !allowed {
-        return denied(identity.as_deref(), operation, &target);
+        return Denial::new(identity.as_deref(), operation, target).into_response();
     }
     next.run(request).await
 }
@@ -182,7 +210,7 @@ pub(crate) fn check_write(
     writer: &str,
     family: &str,
     tables: &BTreeSet<String>,
-) -> Result<(), Response> {
+) -> Result<(), Denial> {
     let Some(acl) = &s.acl else {
         return Ok(());
     };
@@ -190,17 +218,17 @@ pub(crate) fn check_write(
     for table in tables {
         let target = Target::Table(family.to_string(), table.clone());
         if !rules.allows(writer, Operation::Write, &target) {
-            return Err(denied(Some(writer), Operation::Write, &target));
+            return Err(Denial::new(Some(writer), Operation::Write, target));
         }
     }
     Ok(())
 }
 
 /// With an ACL, that `writer` may write somewhere (its cookie belongs to no family).
-pub(crate) fn check_cookie(s: &Inner, writer: &str) -> Result<(), Response> {
+pub(crate) fn check_cookie(s: &Inner, writer: &str) -> Result<(), Denial> {
     match &s.acl {
         Some(acl) if !acl.rules().grants_any(writer, Operation::Write) => {
-            Err(denied(Some(writer), Operation::Write, &Target::Global))
+            Err(Denial::new(Some(writer), Operation::Write, Target::Global))
         }
         _ => Ok(()),
     }

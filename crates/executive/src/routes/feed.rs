@@ -26,12 +26,12 @@ use std::time::Duration;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use axum::{Extension, Json};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use bytes::Bytes;
 use ctlstore_ledger::{LedgerEntry, Scopes};
 use ctlstore_tls::PeerIdentity;
@@ -123,7 +123,11 @@ fn follower_scopes(
 
 /// The entries of `read` this follower is sent, and how far they carry it (`None` when
 /// nothing is filtered).
-fn admitted(scopes: &Scopes, after: i64, read: Vec<LedgerEntry>) -> (Vec<LedgerEntry>, Option<i64>) {
+fn admitted(
+    scopes: &Scopes,
+    after: i64,
+    read: Vec<LedgerEntry>,
+) -> (Vec<LedgerEntry>, Option<i64>) {
     if scopes.is_all() {
         return (read, None);
     }
@@ -384,4 +388,20 @@ pub async fn stream(
         Body::from_stream(body),
     )
         .into_response())
+}
+
+/// `GET /ledger/access`: who this client is and what the feed sends it (`"*"` for everything,
+/// else the scopes). A reflector checks a snapshot against it before bootstrapping.
+pub async fn access(
+    State(state): State<AppState>,
+    identity: Option<Extension<PeerIdentity>>,
+) -> Response {
+    let identity = identity.as_deref().map(PeerIdentity::as_str);
+    let families = match super::readable(&state.0, identity) {
+        Scopes::All => serde_json::json!("*"),
+        Scopes::Only(set) => {
+            serde_json::json!(set.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        }
+    };
+    Json(serde_json::json!({"identity": identity, "families": families})).into_response()
 }

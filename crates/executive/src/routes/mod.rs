@@ -18,8 +18,8 @@ mod schema_admin;
 mod web;
 mod writers;
 
-pub use feed::{DEFAULT_LIMIT as FEED_DEFAULT_LIMIT, FEED_KEEPALIVE, MAX_LIMIT as FEED_MAX_LIMIT};
 pub(crate) use access::readable;
+pub use feed::{DEFAULT_LIMIT as FEED_DEFAULT_LIMIT, FEED_KEEPALIVE, MAX_LIMIT as FEED_MAX_LIMIT};
 pub(crate) use web::cors_layer;
 /// Query limits the OpenAPI document declares (one definition each, in the routes).
 pub(crate) mod query_limits {
@@ -80,6 +80,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/status"),
     ("GET", "/ledger"),
     ("GET", "/ledger/stream"),
+    ("GET", "/ledger/access"),
     ("POST", "/ledger/prune"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
@@ -169,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .merge(long_admin)
         .route("/ledger", get(feed::long_poll))
         .route("/ledger/stream", get(feed::stream))
+        .route("/ledger/access", get(feed::access))
         // The OpenAPI document for programs, the console for browsers; Swagger UI at /docs.
         .route("/", get(web::root))
         .route(ctlstore_apidocs::DOCS_PATH, get(ctlstore_apidocs::page))

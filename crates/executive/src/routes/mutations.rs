@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
 use ctlstore_ctldb::{CtldbError, Mutation, MutationRequest, WriterRateLimit};
@@ -64,9 +64,13 @@ pub async fn mutate(
     let family = path_name("family", &family, FamilyName::new)?;
     let body: MutationBody = parse_json(&body)?;
     let s = &state.0;
-    let tables: BTreeSet<String> = body.mutations.iter().map(|m| m.table.to_lowercase()).collect();
+    let tables: BTreeSet<String> = body
+        .mutations
+        .iter()
+        .map(|m| m.table.to_lowercase())
+        .collect();
     if let Err(denied) = check_write(s, writer.as_str(), family.as_str(), &tables) {
-        return Ok(denied);
+        return Ok(denied.into_response());
     }
     for m in body.mutations.iter().filter(|m| !m.delete) {
         let table = format!("{family}___{}", m.table.to_lowercase());

@@ -42,7 +42,7 @@ pub async fn get_cookie(
 ) -> ApiResult<Response> {
     let writer = authenticated_writer(&state, &headers, identity.as_deref()).await?;
     if let Err(denied) = check_cookie(&state.0, writer.as_str()) {
-        return Ok(denied);
+        return Ok(denied.into_response());
     }
     let cookie = state.0.ctldb.cookie(&writer).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], cookie).into_response())
@@ -56,7 +56,7 @@ pub async fn set_cookie(
 ) -> ApiResult<Response> {
     let writer = authenticated_writer(&state, &headers, identity.as_deref()).await?;
     if let Err(denied) = check_cookie(&state.0, writer.as_str()) {
-        return Ok(denied);
+        return Ok(denied.into_response());
     }
     state.0.ctldb.set_cookie(&writer, &body).await?;
     Ok(ok())
