@@ -104,7 +104,7 @@ pub async fn run(args: GetArgs) -> Result<(), AdminError> {
     let rows = if let Some(path) = &args.ldb {
         from_ldb(path, &args.table, &keys, by)?
     } else if let Some(url) = &args.sidecar {
-        from_sidecar(url, &args.table, &keys, by).await?
+        from_sidecar(&args.common.sidecar_http()?, url, &args.table, &keys, by).await?
     } else {
         from_executive(&args.common.client()?, &args.table, &keys, prefix).await?
     };
@@ -192,6 +192,7 @@ fn from_ldb(
 }
 
 async fn from_sidecar(
+    http: &reqwest::Client,
     url: &str,
     table: &TableRef,
     keys: &[KeyArg],
@@ -216,10 +217,6 @@ async fn from_sidecar(
         url: base.clone(),
         message,
     };
-    let http = reqwest::Client::builder()
-        .timeout(ctlstore_client::DEFAULT_TIMEOUT)
-        .build()
-        .map_err(|e| failed(e.to_string()))?;
     let response = http
         .post(&address)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -83,12 +83,24 @@ pub struct Common {
 }
 
 impl Common {
+    /// TLS for the executive and sidecars these flags name.
+    pub(crate) fn tls(&self) -> Result<ctlstore_tls::ClientTls, AdminError> {
+        self.tls
+            .load()
+            .map_err(|e| AdminError::Usage(e.to_string()))
+    }
+
+    /// A reqwest client for a sidecar, with these flags' TLS.
+    pub(crate) fn sidecar_http(&self) -> Result<reqwest::Client, AdminError> {
+        self.tls()?
+            .apply(reqwest::Client::builder().timeout(ctlstore_client::DEFAULT_TIMEOUT))
+            .build()
+            .map_err(|e| AdminError::Usage(format!("an HTTP client: {e}")))
+    }
+
     /// A client for the executive these flags name.
     pub(crate) fn client(&self) -> Result<ctlstore_client::Client, AdminError> {
-        let tls = self
-            .tls
-            .load()
-            .map_err(|e| AdminError::Usage(e.to_string()))?;
+        let tls = self.tls()?;
         Ok(ctlstore_client::Client::with_tls(
             &self.executive_url,
             ctlstore_client::DEFAULT_TIMEOUT,

@@ -40,7 +40,7 @@ pub async fn run(args: StatusArgs) -> Result<(), AdminError> {
     let health = client.healthz().await;
     let host = match (&args.ldb, &args.sidecar) {
         (Some(path), _) => Some(ldb_host(path)),
-        (None, Some(url)) => Some(sidecar_host(url).await),
+        (None, Some(url)) => Some(sidecar_host(&args.common.sidecar_http()?, url).await),
         (None, None) => None,
     };
     let head = health.as_ref().ok().map(|h| h.ledger_head);
@@ -171,7 +171,7 @@ fn ldb_host(path: &std::path::Path) -> Host {
     host
 }
 
-async fn sidecar_host(url: &str) -> Host {
+async fn sidecar_host(http: &reqwest::Client, url: &str) -> Host {
     let base = ctlstore_schema::executive_base_url(url);
     let mut host = Host {
         source: "sidecar",
@@ -181,9 +181,6 @@ async fn sidecar_host(url: &str) -> Host {
         error: None,
     };
     let answer = async {
-        let http = reqwest::Client::builder()
-            .timeout(ctlstore_client::DEFAULT_TIMEOUT)
-            .build()?;
         let response = http
             .get(format!("{base}/get-ledger-latency"))
             .send()

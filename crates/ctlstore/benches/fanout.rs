@@ -15,12 +15,17 @@
 //! the executive (the fan-out tier, docs/decisions/0014-fan-out-relay.md), and the relays'
 //! CPU and memory are reported too.
 //!
+//! With `BENCH_TLS=off,on` each follower count runs twice: plain HTTP, then mutual TLS (the
+//! executive with `--tls-cert --tls-key --tls-client-ca`, every follower, reflector and relay
+//! with a client certificate from a CA made for the run), for the cost of TLS per follower.
+//!
 //! `ulimit -n` must allow the followers' sockets in this process and in the executive's.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use ctlstore_testkit::pki::TestPki;
 use ctlstore_testkit::{ExecutiveClient, free_port, spawn_service};
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -69,13 +74,75 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn run(followers: usize, writes: usize, relays: usize) {
+/// Mutual TLS for one run: the flags each process gets, and a client for this process.
+struct Tls {
+    _pki: TestPki,
+    server: Vec<String>,
+    client: Vec<String>,
+    http: ctlstore_tls::ClientTls,
+}
+
+impl Tls {
+    fn new() -> Tls {
+        let pki = TestPki::new("bench");
+        let server = pki.server("server");
+        let client = pki.client("client", "bench-client", None);
+        let p = |f: &std::path::Path| f.to_string_lossy().into_owned();
+        let http = ctlstore_tls::ClientTls::load(ctlstore_tls::ClientTlsFiles {
+            ca: Some(pki.ca()),
+            cert: Some(client.cert.clone()),
+            key: Some(client.key.clone()),
+        })
+        .expect("client TLS");
+        Tls {
+            server: vec![
+                "--tls-cert".into(),
+                p(&server.cert),
+                "--tls-key".into(),
+                p(&server.key),
+                "--tls-client-ca".into(),
+                p(&pki.ca()),
+            ],
+            client: vec![
+                "--tls-ca".into(),
+                p(&pki.ca()),
+                "--tls-client-cert".into(),
+                p(&client.cert),
+                "--tls-client-key".into(),
+                p(&client.key),
+            ],
+            http,
+            _pki: pki,
+        }
+    }
+}
+
+fn spawn(args: &[&str], extra: &[String]) -> ctlstore_testkit::KillOnDrop {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(extra.iter().map(String::as_str));
+    spawn_service(env!("CARGO_BIN_EXE_ctlstore"), &all)
+}
+
+async fn run(followers: usize, writes: usize, relays: usize, tls: Option<Tls>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let host = if tls.is_some() {
+        "localhost"
+    } else {
+        "127.0.0.1"
+    };
+    let base = format!("{scheme}://{host}:{port}");
     let ctldb = format!("sqlite:{}", dir.path().join("ctldb.db").display());
-    let executive = spawn_service(
-        env!("CARGO_BIN_EXE_ctlstore"),
+    let (server_flags, client_flags) = match &tls {
+        Some(t) => (t.server.clone(), t.client.clone()),
+        None => (Vec::new(), Vec::new()),
+    };
+    let builder = || match &tls {
+        Some(t) => t.http.apply(reqwest::Client::builder()),
+        None => reqwest::Client::builder(),
+    };
+    let executive = spawn(
         &[
             "executive",
             "-bind",
@@ -83,9 +150,10 @@ async fn run(followers: usize, writes: usize, relays: usize) {
             "-ctldb",
             &ctldb,
         ],
+        &server_flags,
     );
     let pid = executive.id();
-    let admin = ExecutiveClient::new(base.clone());
+    let admin = ExecutiveClient::with_client(base.clone(), builder().build().expect("client"));
     admin.wait_until_healthy(Duration::from_secs(30)).await;
     let writer = admin.register(&ctlstore_testkit::BENCH_SCHEMA).await;
     let start_seq = admin.head().await;
@@ -95,8 +163,9 @@ async fn run(followers: usize, writes: usize, relays: usize) {
     let mut feeds = Vec::new();
     for _ in 0..relays {
         let port = free_port();
-        relay_procs.push(spawn_service(
-            env!("CARGO_BIN_EXE_ctlstore"),
+        let mut flags = server_flags.clone();
+        flags.extend(client_flags.iter().cloned());
+        relay_procs.push(spawn(
             &[
                 "relay",
                 "--upstream",
@@ -104,9 +173,10 @@ async fn run(followers: usize, writes: usize, relays: usize) {
                 "--bind",
                 &format!("127.0.0.1:{port}"),
             ],
+            &flags,
         ));
-        let url = format!("http://127.0.0.1:{port}");
-        ExecutiveClient::new(url.clone())
+        let url = format!("{scheme}://{host}:{port}");
+        ExecutiveClient::with_client(url.clone(), builder().build().expect("client"))
             .wait_until_healthy(Duration::from_secs(30))
             .await;
         feeds.push(url);
@@ -127,8 +197,7 @@ async fn run(followers: usize, writes: usize, relays: usize) {
         .iter()
         .enumerate()
         .map(|(i, ldb)| {
-            spawn_service(
-                env!("CARGO_BIN_EXE_ctlstore"),
+            spawn(
                 &[
                     "reflector",
                     "-ldb-path",
@@ -136,6 +205,7 @@ async fn run(followers: usize, writes: usize, relays: usize) {
                     "-executive-url",
                     &feeds[i % feeds.len()],
                 ],
+                &client_flags,
             )
         })
         .collect();
@@ -145,7 +215,7 @@ async fn run(followers: usize, writes: usize, relays: usize) {
     let acked: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
     let received: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
     let parked = Arc::new(AtomicUsize::new(0));
-    let http = reqwest::Client::builder()
+    let http = builder()
         .pool_max_idle_per_host(followers + 16)
         .timeout(Duration::from_secs(60))
         .build()
@@ -266,11 +336,14 @@ async fn run(followers: usize, writes: usize, relays: usize) {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut truth = reflected.lock().await.clone();
     truth.sort();
-    let via = if relays > 0 {
+    let mut via = if relays > 0 {
         format!(" via {relays} relays")
     } else {
         String::new()
     };
+    if tls.is_some() {
+        via.push_str(" over mutual TLS");
+    }
     println!(
         "{followers} followers{via}, {} writes at 10/s: ack → follower p50 {:.1} ms, p99 {:.1} ms; ack → every follower notified p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {missed} notifications missing",
         acked.len(),
@@ -338,7 +411,14 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let modes: Vec<bool> = std::env::var("BENCH_TLS")
+        .unwrap_or_else(|_| "off".into())
+        .split(',')
+        .map(|m| m.trim() == "on")
+        .collect();
     for n in followers {
-        runtime.block_on(run(n, writes, relays));
+        for &tls in &modes {
+            runtime.block_on(run(n, writes, relays, tls.then(Tls::new)));
+        }
     }
 }

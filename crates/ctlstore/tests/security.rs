@@ -201,7 +201,7 @@ async fn mutual_tls_acls_and_partial_replication() {
     ];
     args.extend(tls_server.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _executive = fleet.start("executive", &args);
+    let executive = fleet.start("executive", &args);
 
     let as_ops = client(&ca, Some(&ops));
     wait_for("the executive serves TLS", Duration::from_secs(20), async || {
@@ -559,6 +559,16 @@ async fn mutual_tls_acls_and_partial_replication() {
     let (status, _) = send(as_host.post(format!("{base}/families/gamma"))).await;
     assert_eq!(status, 403);
     assert!(fleet.log("executive").contains("acl.txt:2:"));
+    // SIGHUP reloads instead of ending the process.
+    let hup = Command::new("kill")
+        .args(["-HUP", &executive.id().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(hup.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, _) = send(as_ops.get(format!("{base}/healthz"))).await;
+    assert_eq!(status, 200, "the executive did not survive SIGHUP");
+    assert!(fleet.log("executive").contains("SIGHUP: reloading"));
 
     // A sidecar over TLS, its certificate rotated on disk: new connections get the new one.
     let sidecar_port = free_port();

@@ -13,10 +13,10 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use ctlstore_ledger::{Scope, Scopes};
-use ctlstore_tls::Watched;
+use ctlstore_tls::Reloading;
 
 /// What a rule grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -206,8 +206,7 @@ impl Rules {
 /// The rules in force, re-read from their file when it changes.
 pub struct Acl {
     path: PathBuf,
-    watched: Watched,
-    rules: RwLock<Arc<Rules>>,
+    rules: Reloading<Rules>,
 }
 
 impl std::fmt::Debug for Acl {
@@ -229,36 +228,20 @@ impl Acl {
     /// Loads the file; an error names the line.
     pub fn load(path: &Path) -> Result<Acl, AclError> {
         let rules = read_rules(path)?;
-        ctlstore_tls::listen_for_sighup();
         Ok(Acl {
             path: path.to_path_buf(),
-            watched: Watched::new(vec![path.to_path_buf()]),
-            rules: RwLock::new(Arc::new(rules)),
+            rules: Reloading::new(vec![path.to_path_buf()], rules),
         })
     }
 
     /// The rules in force, re-read first if the file changed.
     pub fn rules(&self) -> Arc<Rules> {
-        if self.watched.changed() {
-            match read_rules(&self.path) {
-                Ok(rules) => {
-                    tracing::info!(path = %self.path.display(), rules = rules.rules.len(), "ACL reloaded");
-                    metrics::counter!(crate::metrics::ACL_RELOADS, "result" => "ok").increment(1);
-                    if let Ok(mut slot) = self.rules.write() {
-                        *slot = Arc::new(rules);
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "ACL file refused: the previous rules stay in force");
-                    metrics::counter!(crate::metrics::ACL_RELOADS, "result" => "refused")
-                        .increment(1);
-                }
-            }
-        }
-        match self.rules.read() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.rules.get("ACL file", || {
+            let read = read_rules(&self.path);
+            let result = if read.is_ok() { "ok" } else { "refused" };
+            metrics::counter!(crate::metrics::ACL_RELOADS, "result" => result).increment(1);
+            read
+        })
     }
 }
 

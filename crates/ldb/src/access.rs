@@ -101,4 +101,35 @@ mod tests {
         let mode = std::fs::metadata(&shm).expect("shm").permissions().mode() & 0o777;
         assert_eq!(mode, LDB_FILE_MODE);
     }
+
+    /// `--ldb-group`: the new LDB and its WAL belong to the group. Changing a file's group to
+    /// one the user is not in needs root, so elsewhere this checks the user's own group.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_ldb_gets_its_group() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let own_gid = std::fs::metadata(dir.path()).expect("dir").gid();
+        let root = std::fs::metadata(dir.path()).expect("dir").uid() == 0;
+        let gid = if root { 1 } else { own_gid };
+        let path = dir.path().join("ldb.db");
+        let options = crate::LdbOptions {
+            group: Some(gid),
+            ..Default::default()
+        };
+        let ldb = crate::Ldb::open(&path, options).expect("open");
+        ldb.connection()
+            .execute_batch("CREATE TABLE fam___tbl (a INTEGER PRIMARY KEY);")
+            .expect("write");
+        assert_eq!(std::fs::metadata(&path).expect("ldb").gid(), gid);
+        if root {
+            // SQLite gives the WAL the database file's owner when it runs as root.
+            assert_eq!(
+                std::fs::metadata(crate::wal_path(&path))
+                    .expect("wal")
+                    .gid(),
+                gid
+            );
+        }
+    }
 }

@@ -372,43 +372,49 @@ async fn follow(config: &Config, status: &Arc<Status>, ldb: &Arc<Mutex<Ldb>>, so
         if let Some(head) = fetched.head {
             status.set_head(head);
         }
-        if let Some(through) = fetched.through {
-            // A filtered page: the entries not sent are not gaps. Apply what came, then record
-            // how far the page carried.
-            if !fetched.entries.is_empty()
-                && !apply_page(status, ldb, &fetched.entries, fetched.head, &mut backoff).await
-            {
+        // Gaps are judged on what the source read, before this host's own filter: a page the
+        // executive filtered (`through`) has none to judge (its gaps are entries for others).
+        let (admitted, through): (&[LedgerEntry], Option<i64>) = match fetched.through {
+            Some(through) => (&fetched.entries, Some(through)),
+            None if fetched.entries.is_empty() => {
+                status.mark_caught_up();
+                continue;
+            }
+            None => match admit_gap(config, &fetched.entries, after, &mut gap_since) {
+                Some((entries, skipped)) => {
+                    status.add_skipped(skipped);
+                    (entries, None)
+                }
+                None => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let (entries, through) = source.narrow(admitted, through, after);
+        let Some(through) = through else {
+            if !apply_page(status, ldb, &entries, fetched.head, &mut backoff).await {
+                carried = 0;
                 if status.halted().is_some() {
                     return;
                 }
-                carried = 0;
-                continue;
-            }
-            carried = carried.max(through);
-            carry(status, ldb, through).await;
-            if fetched.entries.is_empty() || fetched.head.is_none_or(|h| through >= h) {
-                status.mark_caught_up();
             }
             continue;
-        }
-        if fetched.entries.is_empty() {
-            status.mark_caught_up();
-            continue;
-        }
-        let entries = match admit_gap(config, &fetched.entries, after, &mut gap_since) {
-            Some((entries, skipped)) => {
-                status.add_skipped(skipped);
-                entries
-            }
-            None => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
         };
-        if !apply_page(status, ldb, entries, fetched.head, &mut backoff).await
-            && status.halted().is_some()
+        // A filtered page: apply what is for this host, then record how far the page carried.
+        if !entries.is_empty()
+            && !apply_page(status, ldb, &entries, fetched.head, &mut backoff).await
         {
-            return;
+            carried = 0;
+            if status.halted().is_some() {
+                return;
+            }
+            continue;
+        }
+        carried = carried.max(through);
+        carry(status, ldb, through).await;
+        if entries.is_empty() || fetched.head.is_none_or(|h| through >= h) {
+            status.mark_caught_up();
         }
     }
 }

@@ -135,20 +135,6 @@ pub struct Fetched {
     pub through: Option<i64>,
 }
 
-impl Fetched {
-    /// Keeps only the entries `scopes` admits (a feed that did not filter, or a ctldb polled
-    /// directly), and says how far the page carried.
-    fn filter(mut self, scopes: Option<&Scopes>, after: i64) -> Fetched {
-        let Some(scopes) = scopes.filter(|s| !s.is_all()) else {
-            return self;
-        };
-        let last = self.entries.last().map_or(after, |e| e.seq);
-        self.through = Some(self.through.unwrap_or(after).max(last));
-        self.entries.retain(|e| scopes.admits(e));
-        self
-    }
-}
-
 /// A connected source.
 pub struct Source {
     kind: SourceKind,
@@ -254,12 +240,30 @@ impl Source {
 
     // PERFORMANCE-CRITICAL PATH: propagation latency is this call's latency.
     /// The next entries after `after` (possibly none, after waiting for them).
-    pub async fn fetch(&mut self, after: i64) -> Result<Fetched, SourceError> {
-        let fetched = self.fetch_unfiltered(after).await?;
-        Ok(fetched.filter(self.families.as_ref(), after))
+    /// This host's own filter over `entries` (read after `after`; `through` when the source
+    /// already filtered): only what its `--families` admits (a relay, an older executive or a
+    /// polled ctldb sends everything), and how far the page carried. Without `--families`,
+    /// the page as it came.
+    pub fn narrow<'a>(
+        &self,
+        entries: &'a [LedgerEntry],
+        through: Option<i64>,
+        after: i64,
+    ) -> (std::borrow::Cow<'a, [LedgerEntry]>, Option<i64>) {
+        let Some(scopes) = self.families.as_ref() else {
+            return (std::borrow::Cow::Borrowed(entries), through);
+        };
+        let last = entries.last().map_or(after, |e| e.seq);
+        let through = through.unwrap_or(after).max(last);
+        let kept: Vec<LedgerEntry> = entries
+            .iter()
+            .filter(|e| scopes.admits(e))
+            .cloned()
+            .collect();
+        (std::borrow::Cow::Owned(kept), Some(through))
     }
 
-    async fn fetch_unfiltered(&mut self, after: i64) -> Result<Fetched, SourceError> {
+    pub async fn fetch(&mut self, after: i64) -> Result<Fetched, SourceError> {
         match &mut self.kind {
             SourceKind::Feed {
                 client,

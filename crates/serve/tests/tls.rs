@@ -124,6 +124,14 @@ async fn a_rotated_certificate_is_served_to_new_connections() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(get_text(&client(&old_ca.ca(), None), &url).await.is_err());
+    // The connection made before the rotation was not dropped: the client that trusts only
+    // the old CA still gets answers on it (a new connection would be refused).
+    assert_eq!(
+        get_text(&trusts_old, &url)
+            .await
+            .expect("the open connection"),
+        "anonymous"
+    );
 
     // A broken file is refused and the rotated certificate stays in use.
     std::fs::write(&live.cert, "not a certificate").expect("break");

@@ -47,9 +47,14 @@ pub const BENCH_SCHEMA: SchemaDef<'static> = SchemaDef {
 
 impl ExecutiveClient {
     pub fn new(base: impl Into<String>) -> ExecutiveClient {
+        ExecutiveClient::with_client(base, Client::new())
+    }
+
+    /// Through `client` (one configured for TLS, say).
+    pub fn with_client(base: impl Into<String>, client: Client) -> ExecutiveClient {
         ExecutiveClient {
             base: base.into().trim_end_matches('/').to_string(),
-            client: Client::new(),
+            client,
         }
     }
 

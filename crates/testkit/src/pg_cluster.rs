@@ -53,6 +53,53 @@ impl PgCluster {
         cluster
     }
 
+    /// A cluster that accepts only TLS connections from 127.0.0.1 (`ssl = on`, `hostssl`
+    /// trust, `hostnossl` reject), serving the certificate and key at `cert` and `key`.
+    pub fn start_tls(cert: &Path, key: &Path) -> PgCluster {
+        let cluster = PgCluster::new_dir();
+        let data = cluster.data_dir();
+        let data_text = data.to_string_lossy();
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data_text,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+            true,
+        );
+        for (from, name) in [(cert, "server.crt"), (key, "server.key")] {
+            let to = data.join(name);
+            std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+            // The server refuses a key others can read, or one it does not own.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                    .expect("key mode");
+            }
+            if cluster.as_postgres {
+                cluster.run("chown", &["postgres:", &to.to_string_lossy()], false);
+            }
+        }
+        cluster.append_to_data_file(
+            "postgresql.conf",
+            "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+            false,
+        );
+        cluster.append_to_data_file(
+            "pg_hba.conf",
+            "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+            true,
+        );
+        cluster.resume();
+        cluster
+    }
+
     /// A streaming standby of the primary on `primary_port` (`pg_basebackup -R`), started on a
     /// port of its own and connecting as `application_name` = `name` (so
     /// `synchronous_standby_names = 'name'` on the primary makes its commits wait for it).

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::reload::{Watched, listen_for_sighup};
+use crate::reload::{Reloading, listen_for_sighup};
 use crate::{TlsError, pem, provider};
 
 /// The files a client's TLS is made of; all optional.
@@ -121,6 +121,12 @@ impl ClientTls {
     pub fn files(&self) -> &ClientTlsFiles {
         &self.files
     }
+
+    /// The rustls configuration, for a client that is not reqwest (a benchmark's minimal
+    /// HTTP client); `None` when no TLS flag is set.
+    pub fn rustls_config(&self) -> Option<&ClientConfig> {
+        self.config.as_ref()
+    }
 }
 
 fn system_roots() -> RootCertStore {
@@ -143,8 +149,7 @@ fn webpki_verifier(roots: RootCertStore) -> Result<Arc<dyn ServerCertVerifier>, 
 /// Verifies servers against the CA in `--tls-ca`, re-read when the file changes.
 struct ReloadingVerifier {
     ca: PathBuf,
-    watched: Watched,
-    inner: RwLock<Arc<dyn ServerCertVerifier>>,
+    inner: Reloading<Arc<dyn ServerCertVerifier>>,
 }
 
 impl fmt::Debug for ReloadingVerifier {
@@ -159,30 +164,16 @@ impl ReloadingVerifier {
     fn load(ca: PathBuf) -> Result<ReloadingVerifier, TlsError> {
         let inner = webpki_verifier(pem::roots("tls-ca", &ca)?)?;
         Ok(ReloadingVerifier {
-            watched: Watched::new(vec![ca.clone()]),
-            inner: RwLock::new(inner),
+            inner: Reloading::new(vec![ca.clone()], inner),
             ca,
         })
     }
 
     fn current(&self) -> Arc<dyn ServerCertVerifier> {
-        if self.watched.changed() {
-            match pem::roots("tls-ca", &self.ca).and_then(webpki_verifier) {
-                Ok(v) => {
-                    if let Ok(mut slot) = self.inner.write() {
-                        *slot = v;
-                    }
-                    tracing::info!(ca = %self.ca.display(), "TLS CA reloaded");
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "TLS CA reload failed: the previous CA stays in use")
-                }
-            }
-        }
-        match self.inner.read() {
-            Ok(v) => v.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        let current = self.inner.get("TLS CA", || {
+            pem::roots("tls-ca", &self.ca).and_then(webpki_verifier)
+        });
+        Arc::clone(&current)
     }
 }
 
@@ -231,8 +222,7 @@ impl ServerCertVerifier for ReloadingVerifier {
 struct ReloadingClientCert {
     cert: PathBuf,
     key: PathBuf,
-    watched: Watched,
-    current: RwLock<Arc<CertifiedKey>>,
+    current: Reloading<CertifiedKey>,
 }
 
 impl fmt::Debug for ReloadingClientCert {
@@ -257,8 +247,7 @@ impl ReloadingClientCert {
     fn load(cert: PathBuf, key: PathBuf) -> Result<ReloadingClientCert, TlsError> {
         let current = certified_key(&cert, &key)?;
         Ok(ReloadingClientCert {
-            watched: Watched::new(vec![cert.clone(), key.clone()]),
-            current: RwLock::new(Arc::new(current)),
+            current: Reloading::new(vec![cert.clone(), key.clone()], current),
             cert,
             key,
         })
@@ -271,23 +260,9 @@ impl ResolvesClientCert for ReloadingClientCert {
         _root_hint_subjects: &[&[u8]],
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
-        if self.watched.changed() {
-            match certified_key(&self.cert, &self.key) {
-                Ok(k) => {
-                    if let Ok(mut slot) = self.current.write() {
-                        *slot = Arc::new(k);
-                    }
-                    tracing::info!(cert = %self.cert.display(), "TLS client certificate reloaded");
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "TLS client certificate reload failed: the previous one stays in use")
-                }
-            }
-        }
-        match self.current.read() {
-            Ok(k) => Some(k.clone()),
-            Err(poisoned) => Some(poisoned.into_inner().clone()),
-        }
+        Some(self.current.get("TLS client certificate", || {
+            certified_key(&self.cert, &self.key)
+        }))
     }
 
     fn has_certs(&self) -> bool {

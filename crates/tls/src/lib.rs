@@ -27,7 +27,7 @@ pub use error::TlsError;
 #[cfg(feature = "flags")]
 pub use flags::{TlsClientFlags, TlsServerFlags};
 pub use identity::{PeerIdentity, identity_of};
-pub use reload::{RELOAD_CHECK_INTERVAL, Watched, listen_for_sighup, sighup_generation};
+pub use reload::{RELOAD_CHECK_INTERVAL, Reloading, listen_for_sighup, sighup_generation};
 pub use server::{ServerTls, ServerTlsFiles};
 
 /// The crypto provider every configuration here uses.

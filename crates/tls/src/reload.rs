@@ -3,8 +3,8 @@
 //! SIGHUP. No task polls in the background, so a process with nothing to serve does nothing.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
 /// How often files are looked at while they are in use (one `stat` each).
@@ -44,7 +44,7 @@ type Stamp = Option<(SystemTime, u64)>;
 
 /// A set of files and what they looked like when last loaded.
 #[derive(Debug)]
-pub struct Watched {
+pub(crate) struct Watched {
     paths: Vec<PathBuf>,
     state: Mutex<WatchState>,
 }
@@ -63,7 +63,7 @@ fn stamp(path: &std::path::Path) -> Stamp {
 
 impl Watched {
     /// Watches `paths` as they are now (call right after loading them).
-    pub fn new(paths: Vec<PathBuf>) -> Watched {
+    pub(crate) fn new(paths: Vec<PathBuf>) -> Watched {
         let stamps = paths.iter().map(|p| stamp(p)).collect();
         Watched {
             paths,
@@ -79,7 +79,7 @@ impl Watched {
     /// size) since the last load, or SIGHUP arrived. Looks at most once per
     /// [`RELOAD_CHECK_INTERVAL`] unless there was a SIGHUP. A `true` counts as loaded: a reload
     /// that fails is not retried until the files change again (the old configuration stays).
-    pub fn changed(&self) -> bool {
+    pub(crate) fn changed(&self) -> bool {
         let Ok(mut state) = self.state.lock() else {
             return false;
         };
@@ -95,8 +95,56 @@ impl Watched {
         state.stamps = now;
         moved || hup
     }
+}
 
-    pub fn paths(&self) -> &[PathBuf] {
-        &self.paths
+/// A value loaded from files, loaded again when they change: the one reload rule for
+/// certificates, CAs and ACLs. A load that fails is logged and the previous value stays.
+pub struct Reloading<T> {
+    watched: Watched,
+    current: RwLock<Arc<T>>,
+}
+
+impl<T> std::fmt::Debug for Reloading<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloading")
+            .field("paths", &self.watched.paths)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Reloading<T> {
+    /// `initial`, just loaded from `paths`.
+    pub fn new(paths: Vec<PathBuf>, initial: T) -> Reloading<T> {
+        listen_for_sighup();
+        Reloading {
+            watched: Watched::new(paths),
+            current: RwLock::new(Arc::new(initial)),
+        }
+    }
+
+    /// The value in force, after `load` (called only when the files changed or SIGHUP came)
+    /// replaced it. `what` names it in the log.
+    pub fn get<E: std::fmt::Display>(
+        &self,
+        what: &str,
+        load: impl FnOnce() -> Result<T, E>,
+    ) -> Arc<T> {
+        if self.watched.changed() {
+            match load() {
+                Ok(value) => {
+                    if let Ok(mut slot) = self.current.write() {
+                        *slot = Arc::new(value);
+                    }
+                    tracing::info!(what, "reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(what, error = %e, "reload refused: the previous one stays in force")
+                }
+            }
+        }
+        match self.current.read() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 }

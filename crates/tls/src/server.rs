@@ -2,12 +2,12 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
 
-use crate::reload::{Watched, listen_for_sighup};
+use crate::reload::Reloading;
 use crate::{TlsError, pem, provider};
 
 /// The files a server's TLS is made of.
@@ -78,8 +78,7 @@ fn build(files: &ServerTlsFiles) -> Result<ServerConfig, TlsError> {
 
 struct Inner {
     files: ServerTlsFiles,
-    config: RwLock<Arc<ServerConfig>>,
-    watched: Watched,
+    config: Reloading<ServerConfig>,
 }
 
 /// A server's TLS configuration, reloaded from its files when they change or on SIGHUP.
@@ -102,10 +101,8 @@ impl ServerTls {
         let config = build(&files)?;
         let mut paths = vec![files.cert.clone(), files.key.clone()];
         paths.extend(files.client_ca.clone());
-        listen_for_sighup();
         Ok(ServerTls(Arc::new(Inner {
-            watched: Watched::new(paths),
-            config: RwLock::new(Arc::new(config)),
+            config: Reloading::new(paths, config),
             files,
         })))
     }
@@ -113,23 +110,9 @@ impl ServerTls {
     /// The configuration for a new connection: reloaded first if the files changed (a file
     /// that fails to load is logged and the previous configuration stays in force).
     pub fn current(&self) -> Arc<ServerConfig> {
-        if self.0.watched.changed() {
-            match build(&self.0.files) {
-                Ok(config) => {
-                    if let Ok(mut slot) = self.0.config.write() {
-                        *slot = Arc::new(config);
-                    }
-                    tracing::info!(cert = %self.0.files.cert.display(), "TLS certificate reloaded");
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "TLS reload failed: the previous certificate stays in use")
-                }
-            }
-        }
-        match self.0.config.read() {
-            Ok(c) => c.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.0
+            .config
+            .get("TLS certificate", || build(&self.0.files))
     }
 
     /// Whether clients must present a certificate (`--tls-client-ca`).

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use ctlstore_executive::FEED_KEEPALIVE;
-use ctlstore_testkit::{Backend, TestDb, TestExecutive, backend_tests};
+use ctlstore_testkit::{Backend, SchemaDef, TestDb, TestExecutive, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -15,6 +15,7 @@ backend_tests!(
     long_poll_answers_at_commit,
     stream_follows_the_ledger,
     two_executives_one_ledger,
+    families_filter_the_feed_with_through,
 );
 
 /// A query that does not parse is a 400 with our JSON error naming the parameter, as every
@@ -249,5 +250,101 @@ async fn two_executives_one_ledger(backend: Backend) {
     }
     a.stop().await;
     b.stop().await;
+    db.cleanup().await;
+}
+
+/// `families=`: only those families' entries (and every batch marker), with `through` saying
+/// how far the page carried the follower; a wait with nothing for it keeps waiting.
+async fn families_filter_the_feed_with_through(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let s = TestExecutive::start(&db.url).await;
+    let w = register_items(&s).await;
+    let other = s
+        .register(&SchemaDef {
+            family: "other",
+            tables: &[super::ITEMS],
+            writer: "writer2",
+            secret: "secret2",
+        })
+        .await;
+    let start = s.head().await;
+    assert_eq!(
+        w.mutate("fam", &json!({"mutations": [row(1, "one"), row(2, "two")]}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        other
+            .mutate("other", &json!({"mutations": [row(3, "hidden")]}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let head = s.head().await;
+    let (status, page) = s
+        .call(
+            Method::GET,
+            &format!("/ledger?after={start}&families=fam"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["through"], json!(head), "{page}");
+    let statements: Vec<&str> = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["statement"].as_str())
+        .collect();
+    assert_eq!(
+        statements.len(),
+        4,
+        "a batch of two: markers and rows: {statements:?}"
+    );
+    assert!(
+        statements.iter().all(|t| !t.contains("hidden")),
+        "{statements:?}"
+    );
+    // Unfiltered pages carry no `through`.
+    let (_, all) = s
+        .call(Method::GET, &format!("/ledger?after={start}"), None)
+        .await;
+    assert!(all.get("through").is_none(), "{all}");
+    // Nothing for this follower: the long-poll waits past other families' writes.
+    let poll = {
+        let url = format!("{}/ledger?after={head}&families=fam&wait=1500ms", s.base);
+        let client = s.client.clone();
+        tokio::spawn(async move {
+            let page: Value = client
+                .get(url)
+                .send()
+                .await
+                .expect("poll")
+                .json()
+                .await
+                .expect("json");
+            (Instant::now(), page)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    other
+        .mutate("other", &json!({"mutations": [row(4, "hidden")]}))
+        .await;
+    let (answered, page) = poll.await.expect("poll task");
+    assert!(
+        answered.duration_since(started) > Duration::from_millis(900),
+        "answered early for another family's write: {page}"
+    );
+    assert_eq!(page["entries"], json!([]), "{page}");
+    assert_eq!(page["through"], json!(head + 1), "{page}");
+    assert_error(
+        &s.call(Method::GET, "/ledger?families=Bad-Name", None).await,
+        StatusCode::BAD_REQUEST,
+        Some("families"),
+        "bad families",
+    );
+    s.stop().await;
     db.cleanup().await;
 }

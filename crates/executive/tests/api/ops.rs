@@ -113,7 +113,7 @@ async fn openapi_matches_the_routes() {
                 .sum::<usize>())
             .unwrap_or(0)
     );
-    assert_eq!(documented, 36, "the route table has 36 operations");
+    assert_eq!(documented, 37, "the route table has 37 operations");
     s.stop().await;
     db.cleanup().await;
 }
