@@ -134,35 +134,50 @@ def _wrk_latency(value, unit):
 
 
 def parse_sidecar(text):
-    """crates/sidecar/benches/sidecar.rs:
-    "sidecar get-row-by-key, 1 keep-alive connection: p50 {:.1} µs, p99 {:.1} µs, {:.0} req/s ({requests} requests, {rows} rows)"
-    then wrk's own lines, each prefixed "wrk -t2 -c32 -d5s: " (only lines containing
+    """crates/sidecar/benches/sidecar.rs, once per BENCH_TLS mode (default off,on: plain TCP, then TLS):
+    "sidecar get-row-by-key over {transport}, 1 keep-alive connection: p50 {:.1} µs, p99 {:.1} µs, {:.0} req/s ({requests} requests, {rows} rows)"
+      with {transport}: plain TCP | TLS
+    then wrk's own lines, each prefixed "wrk -t2 -c32 -d5s over {transport}: " (only lines containing
     Requests/sec, 50%, 99% or Non-2xx), e.g. "Requests/sec:  32100.50", "50%  930.00us", "99%    2.33ms";
-    or "wrk: not installed (apt-get install wrk); skipped the throughput run".
+    or "wrk: not installed (apt-get install wrk); skipped the throughput run" (once per mode).
+    Before TLS (issue 19) there was one run without " over {transport}": it reads as plain TCP.
+    The plain-TCP figures are {"single": {...}, "wrk": {...}}; the TLS run's, the same under "tls".
     """
-    out = {}
-    f = find(
-        r"sidecar get-row-by-key, 1 keep-alive connection:\s*p50\s+" + NUM + US + r",\s*p99\s+" + NUM + US
-        + r",\s*" + NUM + r"\s*req/s\s*\((\d+) requests,\s*(\d+) rows\)",
-        text,
+    single = re.compile(
+        r"^sidecar get-row-by-key(?: over (plain TCP|TLS))?, 1 keep-alive connection:\s*p50\s+" + NUM + US
+        + r",\s*p99\s+" + NUM + US + r",\s*" + NUM + r"\s*req/s\s*\((\d+) requests,\s*(\d+) rows\)"
     )
-    if f:
-        out["single"] = dict(zip(["p50_us", "p99_us", "req_per_s", "n", "rows"], f))
-    wrk = {}
-    f = find(r"^wrk[^:\n]*:\s*Requests/sec:\s*" + NUM, text)
-    if f:
-        wrk["req_per_s"] = f[0]
-    for pct in ("50", "75", "90", "99"):
-        m = re.search(r"^wrk[^:\n]*:\s*" + pct + r"(?:\.0+)?%\s+" + NUM + r"\s*(us|µs|ms|s|m)\b", text, re.M)
+    wrk_line = re.compile(r"^wrk\s+-[^:\n]*?(?: over (plain TCP|TLS))?:\s*(.*)$")
+    modes = {"plain": {}, "tls": {}}
+    mode = "plain"  # the run the lines belong to: the last "sidecar ..." line's
+    for line in text.splitlines():
+        m = single.search(line)
         if m:
-            wrk[f"p{pct}_ms"] = _wrk_latency(m.group(1), m.group(2))
-    f = find(r"^wrk[^:\n]*:\s*Non-2xx or 3xx responses:\s*(\d+)", text)
-    if f:
-        wrk["non_2xx"] = f[0]
-    if re.search(r"^wrk: not installed", text, re.M):
-        wrk["skipped"] = "wrk not installed"
-    if wrk:
-        out["wrk"] = wrk
+            mode = "tls" if m.group(1) == "TLS" else "plain"
+            modes[mode].setdefault("single", dict(zip(["p50_us", "p99_us", "req_per_s", "n", "rows"], (num(g) for g in m.groups()[1:]))))
+            continue
+        if re.search(r"^wrk: not installed", line):
+            modes[mode].setdefault("wrk", {})["skipped"] = "wrk not installed"
+            continue
+        m = wrk_line.search(line)
+        if not m:
+            continue
+        wrk = modes["tls" if m.group(1) == "TLS" else "plain"].setdefault("wrk", {})
+        rest = m.group(2)
+        f = find(r"^Requests/sec:\s*" + NUM, rest)
+        if f:
+            wrk.setdefault("req_per_s", f[0])
+        for pct in ("50", "75", "90", "99"):
+            p = re.search(r"^" + pct + r"(?:\.0+)?%\s+" + NUM + r"\s*(us|µs|ms|s|m)\b", rest)
+            if p:
+                wrk.setdefault(f"p{pct}_ms", _wrk_latency(p.group(1), p.group(2)))
+        f = find(r"^Non-2xx or 3xx responses:\s*(\d+)", rest)
+        if f:
+            wrk.setdefault("non_2xx", f[0])
+    out = {k: v for k, v in modes["plain"].items() if v}
+    tls = {k: v for k, v in modes["tls"].items() if v}
+    if tls:
+        out["tls"] = tls
     return out
 
 
@@ -267,19 +282,23 @@ def parse_postgres_to_ldb(text):
 
 
 def parse_fanout(text):
-    """crates/ctlstore/benches/fanout.rs, per follower count (bench/run's fanout and fanout_relays):
+    """crates/ctlstore/benches/fanout.rs, per follower count and BENCH_TLS mode (bench/run's fanout,
+    fanout_relays and fanout_tls):
     "{followers} followers{via}, {} writes at 10/s: ack → follower p50 {:.1} ms, p99 {:.1} ms; ack → every follower notified p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {missed} notifications missing"
-      with {via} empty, or " via {relays} relays" under BENCH_RELAYS
+      with {via} empty, or " via {relays} relays" under BENCH_RELAYS, then " over mutual TLS"
+      for the TLS run (BENCH_TLS=off,on runs each follower count plain, then over mutual TLS)
     "  executive: CPU {:.0} % of one core while writing; idle followers cost {:.1} KiB RssAnon + {:.1} KiB RssFile each (RssAnon {} → {} KiB, RssFile {} → {} KiB)"
     "  relays: CPU {:.0} % of one core in all while writing; idle followers cost {:.1} KiB RssAnon + {:.1} KiB RssFile each on their relay (relays' RssAnon {} → {} KiB in all)"
       only with relays
     "  {n} real reflectors: ack → row in the LDB p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} of {} seen)"
     The executive, relays and reflectors lines belong to the followers line above them.
+    Returns {followers: run} for the plain runs and {"tls": {followers: run}} for the TLS ones;
+    every run has "tls" (False or True). fanout_runs() picks either.
     """
     out = {}
-    current = None
+    current = None  # the run the indented lines belong to
     head = re.compile(
-        r"^(\d+) followers(?: via (\d+) relays?)?,\s*(\d+) writes.*?follower p50\s+" + NUM + MS + r",\s*p99\s+" + NUM + MS
+        r"^(\d+) followers(?: via (\d+) relays?)?( over mutual TLS)?,\s*(\d+) writes.*?follower p50\s+" + NUM + MS + r",\s*p99\s+" + NUM + MS
         + r";.*?notified p50\s+" + NUM + MS + r",\s*p99\s+" + NUM + MS + r",\s*max\s+" + NUM + MS
         + r";\s*(\d+) notifications missing"
     )
@@ -299,26 +318,27 @@ def parse_fanout(text):
         m = rf.search(line)
         if m and current is not None:
             g = [num(x) for x in m.groups()]
-            out[current].update(reflectors=g[0], reflector_p50_ms=g[1], reflector_p99_ms=g[2],
-                                reflector_max_ms=g[3], reflector_seen=g[4], reflector_expected=g[5])
+            current.update(reflectors=g[0], reflector_p50_ms=g[1], reflector_p99_ms=g[2],
+                           reflector_max_ms=g[3], reflector_seen=g[4], reflector_expected=g[5])
             continue
         m = head.search(line)
         if m:
-            g = [num(x) for x in m.groups()]
-            current = int(g[0])
-            out[current] = {
-                "followers": g[0], "writes": g[2],
+            tls = m.group(3) is not None
+            g = [num(x) for x in m.groups()[:2] + m.groups()[3:]]
+            current = {
+                "followers": g[0], "tls": tls, "writes": g[2],
                 "follower_p50_ms": g[3], "follower_p99_ms": g[4],
                 "every_p50_ms": g[5], "every_p99_ms": g[6], "every_max_ms": g[7],
                 "missing": g[8],
             }
             if g[1] is not None:
-                out[current]["relays"] = g[1]
+                current["relays"] = g[1]
+            (out.setdefault("tls", {}) if tls else out)[int(g[0])] = current
             continue
         m = ex.search(line)
         if m and current is not None:
             g = [num(x) for x in m.groups()]
-            out[current].update(
+            current.update(
                 cpu_pct=g[0], anon_kib_per_follower=g[1], file_kib_per_follower=g[2],
                 anon_before_kib=g[3], anon_idle_kib=g[4], file_before_kib=g[5], file_idle_kib=g[6],
             )
@@ -326,11 +346,19 @@ def parse_fanout(text):
         m = rl.search(line)
         if m and current is not None:
             g = [num(x) for x in m.groups()]
-            out[current].update(
+            current.update(
                 relay_cpu_pct=g[0], relay_anon_kib_per_follower=g[1], relay_file_kib_per_follower=g[2],
                 relay_anon_before_kib=g[3], relay_anon_idle_kib=g[4],
             )
     return out
+
+
+def fanout_runs(d, tls=False):
+    """A fan-out bench's runs, {followers: run}: the plain ones, or with tls the mutual-TLS ones."""
+    d = d or {}
+    if tls:
+        return dict(d.get("tls") or {})
+    return {n: x for n, x in d.items() if isinstance(n, int)}
 
 
 def parse_memory(text):
@@ -403,6 +431,7 @@ PARSERS = {
     "postgres_to_ldb": parse_postgres_to_ldb,
     "fanout": parse_fanout,
     "fanout_relays": parse_fanout,
+    "fanout_tls": parse_fanout,
     "memory": parse_memory,
     "galera": parse_galera,
     "trigger_latency": parse_trigger_latency,
@@ -499,12 +528,13 @@ def figure_rows(f):
     for k, v in (d.get("change_counters_us") or {}).items():
         rows.append(("reads", f"change counter: {k}", f"{fmt(v)} µs per check"))
     d = f.get("sidecar") or {}
-    if "single" in d:
-        x = d["single"]
-        rows.append(("sidecar", "1 keep-alive connection", f"p50 {fmt(x['p50_us'])} µs, p99 {fmt(x['p99_us'])} µs, {fmt(x['req_per_s'])} req/s"))
-    if "wrk" in d:
-        x = d["wrk"]
-        rows.append(("sidecar", "wrk -t2 -c32 -d5s", x.get("skipped") or f"{fmt(x.get('req_per_s'))} req/s; p50 {fmt(x.get('p50_ms'))} ms, p99 {fmt(x.get('p99_ms'))} ms" + (f"; {fmt(x['non_2xx'])} non-2xx" if x.get("non_2xx") else "")))
+    for run, over in ((d, " over plain TCP" if "tls" in d else ""), (d.get("tls") or {}, " over TLS")):
+        if "single" in run:
+            x = run["single"]
+            rows.append(("sidecar", f"1 keep-alive connection{over}", f"p50 {fmt(x['p50_us'])} µs, p99 {fmt(x['p99_us'])} µs, {fmt(x['req_per_s'])} req/s"))
+        if "wrk" in run:
+            x = run["wrk"]
+            rows.append(("sidecar", f"wrk -t2 -c32 -d5s{over}", x.get("skipped") or f"{fmt(x.get('req_per_s'))} req/s; p50 {fmt(x.get('p50_ms'))} ms, p99 {fmt(x.get('p99_ms'))} ms" + (f"; {cnt(x['non_2xx'])} non-2xx" if x.get("non_2xx") else "")))
     d = f.get("propagation") or {}
     for k, x in d.items():
         if k.startswith("catchup_"):
@@ -527,9 +557,10 @@ def figure_rows(f):
         rows.append(("postgres_to_ldb", f"sustained, {cnt(x['rows'])} rows", f"{fmt(x['rows_per_s'])} rows/s (origin {fmt(x['origin_s'])} s, LDB {fmt(x['ldb_s'])} s)"))
     if "latency" in d:
         rows.append(("postgres_to_ldb", "origin commit → LDB", lat3(d["latency"])))
-    for bench in ("fanout", "fanout_relays"):
-        for n, x in sorted((f.get(bench) or {}).items()):
-            who = f"{n:,} followers" + (f" via {cnt(x['relays'])} relays" if x.get("relays") else "")
+    for bench in ("fanout", "fanout_relays", "fanout_tls"):
+        runs = [(n, False, x) for n, x in fanout_runs(f.get(bench)).items()] + [(n, True, x) for n, x in fanout_runs(f.get(bench), tls=True).items()]
+        for n, tls, x in sorted(runs, key=lambda r: r[:2]):
+            who = f"{n:,} followers" + (f" via {cnt(x['relays'])} relays" if x.get("relays") else "") + (" over mutual TLS" if tls else "")
             rows.append((bench, f"{who}: ack → a follower", f"p50 {fmt(x['follower_p50_ms'])}, p99 {fmt(x['follower_p99_ms'])} ms"))
             rows.append((bench, f"{who}: ack → every follower", f"p50 {fmt(x['every_p50_ms'])}, p99 {fmt(x['every_p99_ms'])}, max {fmt(x['every_max_ms'])} ms; {cnt(x['missing'])} missing"))
             if "reflector_p50_ms" in x:
@@ -592,6 +623,48 @@ def memory_table(f):
     return L
 
 
+def tls_cost(off, on, unit=None):
+    """What TLS costs: on against off as a change in per cent (× from double on), and with unit
+    the difference first ("+3.2 KiB (+17 %)"); "—" when either is missing."""
+    if off is None or on is None:
+        return "—"
+    diff = f"{on - off:+,.1f} {unit}" if unit else None
+    if not off:
+        return diff or "—"
+    r = on / off
+    rel = f"×{r:,.1f}" if r >= 2 else f"{(r - 1) * 100:+.0f} %"
+    return f"{diff} ({rel})" if diff else rel
+
+
+def tls_table(f):
+    """TLS off and on (issue 19), each pair from one bench run: the sidecar bench (plain TCP, then
+    TLS) and fanout_tls (plain HTTP, then mutual TLS, at the smallest follower count with both)."""
+    side = f.get("sidecar") or {}
+    side_tls = side.get("tls") or {}
+    off, on = fanout_runs(f.get("fanout_tls")), fanout_runs(f.get("fanout_tls"), tls=True)
+    n = min(set(off) & set(on), default=min(off or on or [1000]))
+    fo, fn = off.get(n) or {}, on.get(n) or {}
+    rows = [
+        ("sidecar, 1 keep-alive connection: p50 (µs)", get(side, "single", "p50_us"), get(side_tls, "single", "p50_us"), None),
+        ("sidecar, 1 connection: req/s", get(side, "single", "req_per_s"), get(side_tls, "single", "req_per_s"), None),
+        ("sidecar, wrk -c32: req/s", get(side, "wrk", "req_per_s"), get(side_tls, "wrk", "req_per_s"), None),
+        ("sidecar, wrk -c32: p99 (ms)", get(side, "wrk", "p99_ms"), get(side_tls, "wrk", "p99_ms"), None),
+        (f"fan-out, {n:,} followers: ack → every follower notified p99 (ms)", fo.get("every_p99_ms"), fn.get("every_p99_ms"), None),
+        (f"fan-out, {n:,} followers: ack → follower p99 (ms)", fo.get("follower_p99_ms"), fn.get("follower_p99_ms"), None),
+        (f"executive memory per idle follower, {n:,} followers (KiB RssAnon)", fo.get("anon_kib_per_follower"), fn.get("anon_kib_per_follower"), "KiB"),
+    ]
+    L = ["Each pair from one run of one bench: `sidecar` reads over plain TCP, then over TLS (a server certificate the client verifies); "
+         f"`fanout_tls`, {n:,} followers of one executive over plain HTTP, then over mutual TLS (every follower and reflector with a client certificate). "
+         "Cost: TLS on against off, in per cent (× from double on); for req/s a minus is the throughput lost.",
+         "", "| what | TLS off | TLS on | cost |", "|---|---|---|---|"]
+    for what, a, b, unit in rows:
+        L.append(f"| {what} | {fmt(a)} | {fmt(b)} | {tls_cost(a, b, unit)} |")
+    skipped = [s for s in (get(side, "wrk", "skipped"), get(side_tls, "wrk", "skipped")) if s]
+    if skipped:
+        L += ["", f"wrk: {skipped[0]}; its rows are not measured."]
+    return L
+
+
 def status(value, limit, at_most=True):
     if value is None:
         return "not measured"
@@ -607,7 +680,7 @@ def targets(f):
     feed = get(f, "propagation", "propagation_feed") or {}
     boot = f.get("bootstrap") or {}
     loader = f.get("postgres_to_ldb") or {}
-    fan = f.get("fanout") or {}
+    fan = fanout_runs(f.get("fanout"))
     rows_note = f"{cnt(r.get('rows'))} rows (§10 says 1M)" if r.get("rows") else ""
     t = []
     typed = r.get("typed") or {}
@@ -636,7 +709,7 @@ def targets(f):
         x = fan.get(n) or {}
         t.append((f"write ack → visible, {n:,} followers", f"p99 ≤ {fmt(limit)} ms", f"a follower p99 {fmt(x.get('follower_p99_ms'))} ms; every follower p99 {fmt(x.get('every_p99_ms'))} ms",
                   status(x.get("follower_p99_ms"), limit), "status from a follower's p99"))
-    relayed = f.get("fanout_relays") or {}
+    relayed = fanout_runs(f.get("fanout_relays"))
     x = relayed[max(relayed)] if relayed else {}
     n, r = x.get("followers"), x.get("relays")
     who = f"{cnt(r)} × {cnt(n / r)} followers via relays" if n and r else "10 × 1,000 followers via relays"
@@ -822,8 +895,8 @@ def plots(f, peers, plot_dir):
         plt.close(fig)
 
     # Fan-out.
-    fan = f.get("fanout") or {}
-    relayed = f.get("fanout_relays") or {}
+    fan = fanout_runs(f.get("fanout"))
+    relayed = fanout_runs(f.get("fanout_relays"))
     if fan or relayed:
         fig, ax = plt.subplots(figsize=(8, 4.8))
         for n, x in sorted(fan.items()):
@@ -966,6 +1039,7 @@ def section(f, skipped, peers, made, command, plot_rel):
     mt = memory_table(f)
     if mt:
         L += ["", "### Memory per process", ""] + mt
+    L += ["", "### TLS off and on (issue 19)", ""] + tls_table(f)
     L += ["", "### Every figure", "", "| bench | measure | figure |", "|---|---|---|"]
     for bench, what, figure in figure_rows(f):
         L.append(f"| {bench} | {what} | {figure} |")
@@ -993,16 +1067,23 @@ EXPECT = {
     "idle_feed": lambda d: d["kib_per_waiter"] == 59.0 and d["answer_all_ms"] == 251,
     "reads": lambda d: d["floor"]["p50_us"] == 4.96 and d["cached_typed"]["reads_per_s"] and d["index"]["p99_us"]
     and d["cached_throughput"]["reads_per_s"] and len(d["change_counters_us"]) == 4 and d["rows"] == 100000,
-    "sidecar": lambda d: d["single"]["p50_us"] == 92.3 and d["wrk"]["req_per_s"] == 32100.12 and d["wrk"]["p50_ms"] == 0.93 and d["wrk"]["p99_ms"] == 2.33,
+    "sidecar": lambda d: d["single"]["p50_us"] == 92.3 and d["wrk"]["req_per_s"] == 32100.12 and d["wrk"]["p50_ms"] == 0.93 and d["wrk"]["p99_ms"] == 2.33
+    and "non_2xx" not in d["wrk"] and d["tls"]["single"] == {"p50_us": 104.6, "p99_us": 191.2, "req_per_s": 9436, "n": 20000, "rows": 100000}
+    and d["tls"]["wrk"] == {"p50_ms": 1.08, "p99_ms": 2.8, "non_2xx": 3, "req_per_s": 27650.4},
     "propagation": lambda d: d["catchup_feed"]["per_s"] and d["catchup_poll"]["per_s"] and d["propagation_feed"]["p99_ms"] == 2.05 and d["propagation_poll"]["n"] == 40,
     "watch_latency": lambda d: d["p50_ms"] == 1.02 and d["max_ms"] == 1.77 and d["n"] == 200,
     "bootstrap": lambda d: d["serving_s"] == 1.9 and d["ldb_mib"] == 342 and d["object_mib"] == 73,
     "postgres_to_ldb": lambda d: d["sustained"]["rows_per_s"] == 32306 and d["latency"]["p99_ms"] == 57.5,
     "fanout": lambda d: d[1000]["every_p99_ms"] == 51.0 and d[1000]["reflector_p99_ms"] == 9.8 and d[10000]["reflector_seen"] == 90 and d[10000]["anon_kib_per_follower"] == 18.1 and d[10000]["file_idle_kib"] == 9000
-    and "relays" not in d[10000] and "relay_cpu_pct" not in d[10000],
+    and "relays" not in d[10000] and "relay_cpu_pct" not in d[10000] and "tls" not in d and not any(x["tls"] for x in d.values()),
     "fanout_relays": lambda d: list(d) == [10000] and d[10000]["relays"] == 10 and d[10000]["every_p99_ms"] == 374.4 and d[10000]["cpu_pct"] == 2
     and d[10000]["anon_idle_kib"] == 2600 and d[10000]["relay_cpu_pct"] == 63 and d[10000]["relay_anon_kib_per_follower"] == 18.3
-    and d[10000]["relay_file_kib_per_follower"] == 0.1 and d[10000]["relay_anon_idle_kib"] == 203288,
+    and d[10000]["relay_file_kib_per_follower"] == 0.1 and d[10000]["relay_anon_idle_kib"] == 203288 and d[10000]["tls"] is False,
+    "fanout_tls": lambda d: list(d) == [1000, "tls"] and list(d["tls"]) == [1000] and d[1000]["tls"] is False and d["tls"][1000]["tls"] is True
+    and d[1000]["every_p99_ms"] == 36.0 and d["tls"][1000]["every_p99_ms"] == 40.2 and d[1000]["follower_p99_ms"] == 8.7 and d["tls"][1000]["follower_p99_ms"] == 9.8
+    and d[1000]["anon_kib_per_follower"] == 19.1 and d["tls"][1000]["anon_kib_per_follower"] == 31.4 and d["tls"][1000]["file_idle_kib"] == 9200
+    and d[1000]["reflector_p99_ms"] == 9.1 and d["tls"][1000]["reflector_p99_ms"] == 10.6 and "relays" not in d["tls"][1000]
+    and fanout_runs(d) == {1000: d[1000]} and fanout_runs(d, tls=True) == {1000: d["tls"][1000]},
     "memory": lambda d: d["load"]["rows"] == 200000 and d["load"]["reads_per_s"] == 53946 and d["load"]["ldb_mib"] == 8.7
     and list(d["processes"]) == ["executive", "reflector", "sidecar", "supervisor", "heartbeat", "relay", "loader"]
     and d["processes"]["sidecar"]["anon_peak_kib"] == 7784 and d["processes"]["sidecar"]["file_last_kib"] == 29548,
@@ -1010,6 +1091,19 @@ EXPECT = {
     "trigger_latency": lambda d: d["p50_ms"] == 4.35 and d["n"] == 50,
     "prune": lambda d: d["sqlite"]["pruned"] == 300085 and d["mysql"]["pruning"]["p99_ms"] == 7.26 and d["postgres"]["quiet"]["max_ms"] == 3.84,
 }
+
+# More fixtures, each (file, parser, check): earlier or rarer shapes of a bench's output.
+EXPECT_MORE = [
+    # Before TLS (issue 19): no " over {transport}"; reads as the plain-TCP run.
+    ("sidecar_old.txt", parse_sidecar, lambda d: set(d) == {"single", "wrk"} and d["single"]["p50_us"] == 92.3 and d["single"]["rows"] == 100000
+     and d["wrk"] == {"p50_ms": 0.93, "p99_ms": 2.33, "req_per_s": 32100.12}),
+    ("sidecar_nowrk.txt", parse_sidecar, lambda d: d["single"]["p50_us"] == 95.0 and d["tls"]["single"]["p99_us"] == 199.9
+     and d["wrk"] == {"skipped": "wrk not installed"} and d["tls"]["wrk"] == {"skipped": "wrk not installed"}),
+    ("fanout_relays_tls.txt", parse_fanout, lambda d: list(d) == [10000, "tls"] and d[10000]["tls"] is False and d["tls"][10000]["tls"] is True
+     and d[10000]["relays"] == 10 and d["tls"][10000]["relays"] == 10 and d[10000]["every_p99_ms"] == 374.4 and d["tls"][10000]["every_p99_ms"] == 451.3
+     and d["tls"][10000]["missing"] == 1 and d[10000]["relay_anon_kib_per_follower"] == 18.3 and d["tls"][10000]["relay_anon_kib_per_follower"] == 30.2
+     and d["tls"][10000]["cpu_pct"] == 3),
+]
 
 
 def selftest(plot_dir=None, docs=None):
@@ -1025,6 +1119,15 @@ def selftest(plot_dir=None, docs=None):
             d = {"error": repr(e), "parsed": d}
         print(f"{'ok  ' if ok else 'FAIL'} parse_{PARSERS[name].__name__[6:]:<16} {name}.txt" + ("" if ok else f": {d}"))
         bad += not ok
+    for name, parse, check in EXPECT_MORE:
+        d = parse(open(os.path.join(data, name), encoding="utf-8").read())
+        try:
+            ok = bool(check(d))
+        except (KeyError, TypeError) as e:
+            ok = False
+            d = {"error": repr(e), "parsed": d}
+        print(f"{'ok  ' if ok else 'FAIL'} {parse.__name__:<22} {name}" + ("" if ok else f": {d}"))
+        bad += not ok
     series = load_memory_csv(os.path.join(data, "memory.csv"))
     ok = len(series) == 7 and len(series["loader"]) == 35 and series["sidecar"][-1] == (20.852, 7784 / 1024, 29548 / 1024)
     print(f"{'ok  ' if ok else 'FAIL'} load_memory_csv        memory.csv" + ("" if ok else f": {dict((k, len(v)) for k, v in series.items())}"))
@@ -1033,13 +1136,46 @@ def selftest(plot_dir=None, docs=None):
     targets(f)
     figure_rows(f)
     memory_table(f)
+    # TLS off and on: every figure from the fixtures, and the plain runs still feed the targets.
+    tls = tls_table(f)
+    want = ["| sidecar, 1 keep-alive connection: p50 (µs) | 92.3 | 105 | +13 % |",
+            "| sidecar, 1 connection: req/s | 10,700 | 9,436 | -12 % |",
+            "| sidecar, wrk -c32: req/s | 32,100 | 27,650 | -14 % |",
+            "| sidecar, wrk -c32: p99 (ms) | 2.33 | 2.80 | +20 % |",
+            "| fan-out, 1,000 followers: ack → every follower notified p99 (ms) | 36.0 | 40.2 | +12 % |",
+            "| fan-out, 1,000 followers: ack → follower p99 (ms) | 8.70 | 9.80 | +13 % |",
+            "| executive memory per idle follower, 1,000 followers (KiB RssAnon) | 19.1 | 31.4 | +12.3 KiB (+64 %) |"]
+    rows = figure_rows(f)
+    t = {what: figure for what, _, figure, _, _ in targets(f)}
+    ok = (all(w in tls for w in want)
+          and ("sidecar", "1 keep-alive connection over TLS", "p50 105 µs, p99 191 µs, 9,436 req/s") in rows
+          and ("sidecar", "wrk -t2 -c32 -d5s over TLS", "27,650 req/s; p50 1.08 ms, p99 2.80 ms; 3 non-2xx") in rows
+          and ("fanout_tls", "1,000 followers over mutual TLS: ack → every follower", "p50 20.1, p99 40.2, max 41.0 ms; 0 missing") in rows
+          and ("fanout_tls", "1,000 followers: ack → every follower", "p50 18.4, p99 36.0, max 37.2 ms; 0 missing") in rows
+          and t["sidecar, wrk -c32: throughput"] == "32,100 req/s" and t["write ack → visible, 1,000 followers"].startswith("a follower p99 45.2 ms")
+          and t["write ack → visible, 10 × 1,000 followers via relays"].startswith("a follower p99 340 ms"))
+    print(f"{'ok  ' if ok else 'FAIL'} tls_table, figure_rows, targets: TLS off and on" + ("" if ok else ": " + "\n".join(tls)))
+    bad += not ok
+    # No figure at all, or only the TLS runs: "—" and "not measured", never an exception.
+    try:
+        for g in ({}, {"sidecar": {"tls": get(f, "sidecar", "tls")}, "fanout_tls": {"tls": get(f, "fanout_tls", "tls")},
+                       "fanout": {"tls": get(f, "fanout_tls", "tls")}, "fanout_relays": {"tls": get(f, "fanout_tls", "tls")}}):
+            targets(g)
+            figure_rows(g)
+            lines = tls_table(g)
+            section(g, {}, {}, [], "bench/report.py --selftest", "benchmarks")
+        ok = "| sidecar, 1 keep-alive connection: p50 (µs) | — | 105 | — |" in lines and all("| — |" in x for x in tls_table({}) if x.startswith("| s"))
+    except Exception as e:  # noqa: BLE001 (the point of the test)
+        ok, lines = False, [repr(e)]
+    print(f"{'ok  ' if ok else 'FAIL'} report with figures missing" + ("" if ok else ": " + "\n".join(lines)))
+    bad += not ok
     if plot_dir:
         made = plots(f, peers, plot_dir)
         text = section(f, skipped, peers, made, "bench/report.py --selftest", os.path.relpath(plot_dir, os.path.dirname(docs or plot_dir + "/x")))
         if docs:
             rewrite_docs(docs, text)
         print(f"plots: {', '.join(n for n, _ in made)}")
-    print(f"{len(PARSERS) + 1 - bad} passed, {bad} failed")
+    print(f"{len(PARSERS) + len(EXPECT_MORE) + 3 - bad} passed, {bad} failed")
     return bad == 0
 
 
