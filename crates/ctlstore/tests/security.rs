@@ -79,6 +79,26 @@ impl Drop for Fleet {
     }
 }
 
+/// `-tls-ca`, `-tls-client-cert`, `-tls-client-key` for a service presenting `cert`.
+fn client_flags(ca: &Path, cert: &CertFiles) -> Vec<String> {
+    let p = |f: &Path| f.to_string_lossy().into_owned();
+    vec![
+        "-tls-ca".into(),
+        p(ca),
+        "-tls-client-cert".into(),
+        p(&cert.cert),
+        "-tls-client-key".into(),
+        p(&cert.key),
+    ]
+}
+
+/// `args` then `extra`, as the `&str`s `Fleet::start` takes.
+fn with(args: &[&str], extra: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(extra.iter().cloned());
+    all
+}
+
 fn client(ca: &Path, cert: Option<&CertFiles>) -> reqwest::Client {
     let tls = ctlstore_tls::ClientTls::load(ctlstore_tls::ClientTlsFiles {
         ca: Some(ca.to_path_buf()),
@@ -304,8 +324,7 @@ async fn mutual_tls_acls_and_partial_replication() {
     assert!(beta_rows.contains(BETA_VALUE), "{beta_rows}");
 
     // The heartbeat, over mTLS.
-    let _heartbeat = fleet.start(
-        "heartbeat",
+    let args = with(
         &[
             "heartbeat",
             "-executive-url",
@@ -314,21 +333,19 @@ async fn mutual_tls_acls_and_partial_replication() {
             HEARTBEAT_SECRET,
             "-heartbeat-interval",
             "200ms",
-            "-tls-ca",
-            &p(&ca),
-            "-tls-client-cert",
-            &p(&heartbeat.cert),
-            "-tls-client-key",
-            &p(&heartbeat.key),
         ],
+        &client_flags(&ca, &heartbeat),
+    );
+    let _heartbeat = fleet.start(
+        "heartbeat",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );
 
     // The supervisor replicates alpha and publishes it under alpha's own key.
     let snapshots = fleet.path("snapshots");
     let snapshot_url = format!("file://{}/ldb.db", snapshots.display());
     let supervisor_ldb = fleet.path("supervisor.db");
-    let _supervisor = fleet.start(
-        "supervisor",
+    let args = with(
         &[
             "supervisor",
             "-snapshot-url",
@@ -341,13 +358,12 @@ async fn mutual_tls_acls_and_partial_replication() {
             &base,
             "-families",
             "alpha",
-            "-tls-ca",
-            &p(&ca),
-            "-tls-client-cert",
-            &p(&supervisor_a.cert),
-            "-tls-client-key",
-            &p(&supervisor_a.key),
         ],
+        &client_flags(&ca, &supervisor_a),
+    );
+    let _supervisor = fleet.start(
+        "supervisor",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     let alpha_snapshots = snapshots.join("families-alpha");
     wait_for("a snapshot of alpha", Duration::from_secs(30), async || {
@@ -365,14 +381,7 @@ async fn mutual_tls_acls_and_partial_replication() {
 
     // Host 1: identity host-a, no --families: the ACL alone decides what its feed carries.
     // Host 2: the same identity with --families alpha, bootstrapped from alpha's snapshot.
-    let host_tls = [
-        "-tls-ca".to_string(),
-        p(&ca),
-        "-tls-client-cert".into(),
-        p(&host_a.cert),
-        "-tls-client-key".into(),
-        p(&host_a.key),
-    ];
+    let host_tls = client_flags(&ca, &host_a);
     let reflector = |fleet: &mut Fleet, name: &str, ldb: &Path, extra: &[&str]| {
         let mut args = vec![
             "reflector".to_string(),
@@ -401,24 +410,11 @@ async fn mutual_tls_acls_and_partial_replication() {
     std::fs::create_dir_all(evil.join("families-alpha")).expect("evil dir");
     {
         let full = fleet.path("full.db");
-        let _full = {
-            let mut args = vec![
-                "reflector".to_string(),
-                "-ldb-path".into(),
-                p(&full),
-                "-executive-url".into(),
-                base.clone(),
-                "-tls-ca".into(),
-                p(&ca),
-                "-tls-client-cert".into(),
-                p(&ops.cert),
-                "-tls-client-key".into(),
-                p(&ops.key),
-            ];
-            args.retain(|_| true);
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            fleet.start("full", &args)
-        };
+        let args = with(
+            &["reflector", "-ldb-path", &p(&full), "-executive-url", &base],
+            &client_flags(&ca, &ops),
+        );
+        let _full = fleet.start("full", &args.iter().map(String::as_str).collect::<Vec<_>>());
         wait_for(
             "an operator's host holds beta",
             Duration::from_secs(30),
