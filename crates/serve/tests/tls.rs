@@ -143,3 +143,37 @@ async fn a_rotated_certificate_is_served_to_new_connections() {
         "anonymous"
     );
 }
+
+#[tokio::test]
+async fn a_long_lived_client_presents_its_rotated_certificate() {
+    let pki = TestPki::new("fleet");
+    let rogue = TestPki::new("rogue");
+    let server_files = pki.server("executive");
+    let tls = ServerTls::load(ServerTlsFiles {
+        cert: server_files.cert.clone(),
+        key: server_files.key.clone(),
+        client_ca: Some(pki.ca()),
+    })
+    .expect("server TLS");
+    let url = server(tls).await;
+    // The client's certificate files start out signed by the wrong CA: refused.
+    let live = rogue.client("live", "reflector", None);
+    let client = client(&pki.ca(), Some(&live));
+    assert!(get_text(&client, &url).await.is_err());
+    // Rotated on disk to one the server's CA signed: the same client object gets in.
+    let good = pki.client("good", "reflector", None);
+    std::fs::copy(&good.cert, &live.cert).expect("copy cert");
+    std::fs::copy(&good.key, &live.key).expect("copy key");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(text) = get_text(&client, &url).await {
+            assert_eq!(text, "reflector");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rotated client certificate was never presented"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -33,6 +33,8 @@ pub struct MariaDbInstance {
     as_root: bool,
     /// The running `mariadbd`, if any.
     child: Mutex<Option<Child>>,
+    /// More server options, at every start.
+    extra: Vec<String>,
     /// `mysql://root@127.0.0.1:{port}/ctldb`.
     pub url: String,
 }
@@ -41,6 +43,20 @@ impl MariaDbInstance {
     /// Initialises a data directory and starts the server; panics (with the server's log) if it
     /// cannot.
     pub fn start() -> MariaDbInstance {
+        MariaDbInstance::start_with(Vec::new())
+    }
+
+    /// A server that takes only TLS connections (`--require-secure-transport`), serving the
+    /// certificate and key at `cert` and `key`.
+    pub fn start_tls(cert: &Path, key: &Path) -> MariaDbInstance {
+        MariaDbInstance::start_with(vec![
+            format!("--ssl-cert={}", cert.display()),
+            format!("--ssl-key={}", key.display()),
+            "--require-secure-transport=ON".into(),
+        ])
+    }
+
+    fn start_with(extra: Vec<String>) -> MariaDbInstance {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let port = crate::free_port();
         let instance = MariaDbInstance {
@@ -50,6 +66,7 @@ impl MariaDbInstance {
             server: find_binary(&["mariadbd", "mysqld"]),
             as_root: running_as_root(),
             child: Mutex::new(None),
+            extra,
         };
         let install = find_binary(&["mariadb-install-db", "mysql_install_db"]);
         let mut command = Command::new(&install);
@@ -118,7 +135,8 @@ impl MariaDbInstance {
                 "--innodb-buffer-pool-size=64M",
                 "--performance-schema=OFF",
                 "--max-connections=500",
-            ]);
+            ])
+            .args(&self.extra);
         if self.as_root {
             command.arg("--user=root");
         }
