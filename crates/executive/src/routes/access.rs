@@ -244,3 +244,72 @@ pub(crate) fn readable(s: &Inner, identity: Option<&str>) -> Scopes {
             .readable(identity, s.config.heartbeat_family.as_deref()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every route is classified on purpose: only these are open to any TLS client (writes and
+    /// the feed are checked in their handlers). A new route must be added to `need`, or here.
+    #[test]
+    fn every_route_needs_what_it_should() {
+        const OPEN: &[(&str, &str)] = &[
+            ("POST", "/families/{familyName}/mutations"),
+            ("GET", "/cookie"),
+            ("POST", "/cookie"),
+            ("GET", "/status"),
+            ("GET", "/ledger"),
+            ("GET", "/ledger/stream"),
+            ("GET", "/ledger/access"),
+            ("GET", "/healthz"),
+            ("GET", "/metrics"),
+            ("GET", "/openapi.json"),
+            ("GET", "/"),
+            ("GET", "/docs"),
+        ];
+        let params: Vec<(String, String)> = [
+            ("familyName", "Fam"),
+            ("tableName", "Tbl"),
+            ("writerName", "w"),
+            ("indexName", "i"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (method, path) in super::super::ROUTES {
+            let method = Method::from_bytes(method.as_bytes()).expect("method");
+            let got = need(&method, path, &params);
+            let open = OPEN.contains(&(method.as_str(), *path));
+            assert_eq!(got == Need::Open, open, "{method} {path}: {got:?}");
+        }
+        // Names in paths are case-insensitive, as the routes treat them.
+        assert_eq!(
+            need(
+                &Method::DELETE,
+                "/families/{familyName}/tables/{tableName}",
+                &params
+            ),
+            Need::Rule {
+                operation: Operation::Admin,
+                target: Target::Table("fam".into(), "tbl".into()),
+                token: true,
+            }
+        );
+        assert_eq!(
+            need(
+                &Method::GET,
+                "/families/{familyName}/tables/{tableName}/indexes",
+                &params
+            ),
+            Need::Rule {
+                operation: Operation::Read,
+                target: Target::Table("fam".into(), "tbl".into()),
+                token: true,
+            }
+        );
+        assert_eq!(
+            need(&Method::POST, "/writers/{writerName}", &params),
+            Need::RegisterWriter("w".into())
+        );
+    }
+}
