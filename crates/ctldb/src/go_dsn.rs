@@ -71,7 +71,9 @@ impl<'a> GoDsn<'a> {
     }
 
     fn options(&self) -> Result<MySqlConnectOptions, CtldbError> {
-        let mut options = MySqlConnectOptions::new();
+        // Go's driver uses TLS only when the DSN asks (`tls=`): so do we, now that sqlx can
+        // (its own default, "preferred", would switch on TLS wherever the server offers it).
+        let mut options = MySqlConnectOptions::new().ssl_mode(sqlx::mysql::MySqlSslMode::Disabled);
         if let Some(user) = self.user.filter(|u| !u.is_empty()) {
             options = options.username(user);
         }
