@@ -28,6 +28,18 @@ async fn server(tls: ServerTls) -> String {
     format!("https://localhost:{port}/")
 }
 
+/// `whoami` over mutual TLS: a server certificate and the client CA from `pki`.
+async fn mutual_tls_server(pki: &TestPki) -> String {
+    let files = pki.server("executive");
+    let tls = ServerTls::load(ServerTlsFiles {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+        client_ca: Some(pki.ca()),
+    })
+    .expect("server TLS");
+    server(tls).await
+}
+
 fn client(ca: &std::path::Path, cert: Option<&CertFiles>) -> reqwest::Client {
     let files = ClientTlsFiles {
         ca: Some(ca.to_path_buf()),
@@ -54,14 +66,7 @@ async fn get_text(client: &reqwest::Client, url: &str) -> Result<String, reqwest
 async fn mutual_tls_admits_only_certificates_of_its_ca() {
     let pki = TestPki::new("fleet");
     let other = TestPki::new("other");
-    let server_files = pki.server("executive");
-    let tls = ServerTls::load(ServerTlsFiles {
-        cert: server_files.cert.clone(),
-        key: server_files.key.clone(),
-        client_ca: Some(pki.ca()),
-    })
-    .expect("server TLS");
-    let url = server(tls).await;
+    let url = mutual_tls_server(&pki).await;
 
     let alice = pki.client("alice", "alice", None);
     assert_eq!(
@@ -148,14 +153,7 @@ async fn a_rotated_certificate_is_served_to_new_connections() {
 async fn a_long_lived_client_presents_its_rotated_certificate() {
     let pki = TestPki::new("fleet");
     let rogue = TestPki::new("rogue");
-    let server_files = pki.server("executive");
-    let tls = ServerTls::load(ServerTlsFiles {
-        cert: server_files.cert.clone(),
-        key: server_files.key.clone(),
-        client_ca: Some(pki.ca()),
-    })
-    .expect("server TLS");
-    let url = server(tls).await;
+    let url = mutual_tls_server(&pki).await;
     // The client's certificate files start out signed by the wrong CA: refused.
     let live = rogue.client("live", "reflector", None);
     let client = client(&pki.ca(), Some(&live));
